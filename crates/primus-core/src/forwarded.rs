@@ -1,0 +1,1 @@
+//! Client address resolution like the reference's `forwarded-for` (stub being written).

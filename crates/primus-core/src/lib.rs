@@ -1,0 +1,25 @@
+//! Runtime-free core of primus-rs.
+//!
+//! This crate holds everything about Primus that does not need an async runtime:
+//!
+//! - [`Value`], the dynamic message value (JSON-like, plus binary), with serde glue
+//!   ([`to_value`], [`from_value`]);
+//! - [`Frame`], one encoded message as a transformer carries it (text or binary);
+//! - the [`Parser`] trait and the built-in parsers ([`parser::Json`]);
+//! - the internal `primus::` protocol messages ([`protocol`]);
+//! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
+//!   resolution.
+//!
+//! The `primus-rs` crate (imported as `primus`) builds the server and client on top of it.
+#![forbid(unsafe_code)]
+
+pub mod forwarded;
+mod frame;
+pub mod parser;
+pub mod protocol;
+pub mod query;
+pub mod value;
+
+pub use frame::Frame;
+pub use parser::{Parser, ParserError};
+pub use value::{from_value, to_value, Map, Number, Value, ValueError};

@@ -1,0 +1,1 @@
+//! Query string parsing like Node's `querystring.parse` (stub being written).

@@ -1,0 +1,1 @@
+//! Client half of the websockets transformer (being written).

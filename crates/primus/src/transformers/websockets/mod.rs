@@ -1,0 +1,3 @@
+//! The `websockets` transformer: one Primus message per WebSocket message.
+
+pub mod client;
