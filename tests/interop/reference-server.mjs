@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+/*
+ * Reference interop server: the real Node Primus (npm `primus` 8.0.9) behind a
+ * small control protocol. The Rust binary `primus-e2e-server` implements the
+ * SAME contract, so the interop suite can run every scenario against both and
+ * "the test proves the test".
+ *
+ * ============================ CONTRACT (both servers) ============================
+ *
+ * CLI flags (all optional, `--flag value` form):
+ *   --port <n>              TCP port on 127.0.0.1; 0 (default) = let the OS pick a free one.
+ *   --pathname <p>          Primus pathname, default `/primus`.
+ *   --transformer <name>    default `websockets` (the suite only uses websockets).
+ *   --parser <name>         default `json` (the suite only uses json).
+ *   --ping-interval <ms|off> server heartbeat interval in ms, default 30000;
+ *                           `off` (or 0) disables heartbeats (spec.pingInterval === false).
+ *   --max-length <bytes>    maximum incoming message size, default 10485760
+ *                           (ws `maxPayload`: a bigger frame closes the socket with 1009).
+ *   Unknown flags or bad values: print a message on stderr and exit with status 2.
+ *
+ * Start-up: listen on 127.0.0.1 only (with SO_REUSEADDR, so a restarted server can
+ * bind the same port right away). Once listening, print exactly one line
+ * `listening <port>` (the real port) on stdout and flush it. Anything else goes to
+ * stderr.
+ *
+ * Shut-down: on SIGTERM or SIGINT exit promptly (within ~1 s). Connections are
+ * simply dropped: do NOT send `primus::server::close` (clients must see an
+ * unexpected close and reconnect; scenario "server restart" depends on it).
+ *
+ * HTTP: requests outside the pathname prefix get `404`, `Content-Type: text/plain`,
+ * body `not found`. Requests under the prefix are Primus's (spec, 426, upgrade, ...).
+ *
+ * Control protocol. For every `data` event of a spark, with decoded value `data`:
+ *   1. `data` is a string starting with `broadcast:`
+ *        → primus.write(data.slice('broadcast:'.length))   (every spark, sender included)
+ *   2. `data` is a non-null, non-array object and `data.cmd` is:
+ *        'end'     → spark.end(data.data, { reconnect: !!data.reconnect })
+ *                    (data.data absent → undefined → nothing written before closing)
+ *        'info'    → spark.write({ id: spark.id, query: spark.query,
+ *                                  headers: spark.headers, address: spark.address })
+ *        'count'   → spark.write({ count: primus.connected })
+ *        'end-all' → primus.forEach(s => s.end(undefined, { reconnect: !!data.reconnect }))
+ *      any other `cmd` (or none) → falls through to echo.
+ *   3. anything else → echo: spark.write(data)   (the same value, re-encoded)
+ * ================================================================================
+ */
+import http from 'node:http';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const Primus = require('primus');
+
+function usage(msg) {
+  process.stderr.write(`reference-server: ${msg}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = {
+    port: 0,
+    pathname: '/primus',
+    transformer: 'websockets',
+    parser: 'json',
+    pingInterval: 30000,
+    maxLength: 10485760,
+  };
+  const int = (name, v) => {
+    if (!/^\d+$/.test(v ?? '')) usage(`${name} needs a non-negative integer, got ${v}`);
+    return Number(v);
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (value === undefined) usage(`missing value for ${flag}`);
+    switch (flag) {
+      case '--port': opts.port = int(flag, value); break;
+      case '--pathname': opts.pathname = value; break;
+      case '--transformer': opts.transformer = value; break;
+      case '--parser': opts.parser = value; break;
+      case '--ping-interval':
+        opts.pingInterval = value === 'off' ? false : int(flag, value) || false;
+        break;
+      case '--max-length': opts.maxLength = int(flag, value); break;
+      default: usage(`unknown flag ${flag}`);
+    }
+  }
+  return opts;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+// The plain handler is installed first; Primus takes over the request
+// listeners and re-emits requests outside its pathname to this one.
+const server = http.createServer((req, res) => {
+  res.writeHead(404, { 'Content-Type': 'text/plain' });
+  res.end('not found');
+});
+
+const primus = new Primus(server, {
+  pathname: opts.pathname,
+  transformer: opts.transformer,
+  parser: opts.parser,
+  pingInterval: opts.pingInterval,
+  maxLength: opts.maxLength,
+});
+
+primus.on('connection', (spark) => {
+  // Without a listener a spark error (e.g. max payload exceeded) is only logged.
+  spark.on('error', (err) => {
+    process.stderr.write(`spark ${spark.id} error: ${err && err.message}\n`);
+  });
+
+  spark.on('data', (data) => {
+    if (typeof data === 'string' && data.startsWith('broadcast:')) {
+      primus.write(data.slice('broadcast:'.length));
+      return;
+    }
+    if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
+      switch (data.cmd) {
+        case 'end':
+          spark.end(data.data, { reconnect: !!data.reconnect });
+          return;
+        case 'info':
+          spark.write({
+            id: spark.id,
+            query: spark.query,
+            headers: spark.headers,
+            address: spark.address,
+          });
+          return;
+        case 'count':
+          spark.write({ count: primus.connected });
+          return;
+        case 'end-all':
+          primus.forEach((s) => s.end(undefined, { reconnect: !!data.reconnect }));
+          return;
+        default:
+          break;
+      }
+    }
+    spark.write(data);
+  });
+});
+
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  // Exit without primus.destroy(): that would send primus::server::close.
+  process.on(sig, () => process.exit(0));
+}
+
+server.listen(opts.port, '127.0.0.1', () => {
+  process.stdout.write(`listening ${server.address().port}\n`);
+});
