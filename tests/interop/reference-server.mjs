@@ -37,7 +37,13 @@
  *        'end'     → spark.end(data.data, { reconnect: !!data.reconnect })
  *                    (data.data absent → undefined → nothing written before closing)
  *        'info'    → spark.write({ id: spark.id, query: spark.query,
- *                                  headers: spark.headers, address: spark.address })
+ *                                  headers: publicHeaders(spark.headers), address: spark.address })
+ *                    `headers` = the request headers, lower-case names, WITHOUT keys that
+ *                    start with `primus::` (node Primus keeps its internal
+ *                    `primus::req::backup` request object there; it is not a header).
+ *                    `query` = the upgrade URL's query, parsed like Node's
+ *                    querystring.parse (repeated keys → array, `+` → space).
+ *                    `address` = {ip, port, secure} as spark.address (forwarded-for rules).
  *        'count'   → spark.write({ count: primus.connected })
  *        'end-all' → primus.forEach(s => s.end(undefined, { reconnect: !!data.reconnect }))
  *      any other `cmd` (or none) → falls through to echo.
@@ -104,6 +110,12 @@ const primus = new Primus(server, {
   maxLength: opts.maxLength,
 });
 
+// spark.headers also carries Primus's internal `primus::req::backup` (the
+// request object) for as long as the socket lives: not part of the contract.
+function publicHeaders(headers) {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !k.startsWith('primus::')));
+}
+
 primus.on('connection', (spark) => {
   // Without a listener a spark error (e.g. max payload exceeded) is only logged.
   spark.on('error', (err) => {
@@ -124,7 +136,7 @@ primus.on('connection', (spark) => {
           spark.write({
             id: spark.id,
             query: spark.query,
-            headers: spark.headers,
+            headers: publicHeaders(spark.headers),
             address: spark.address,
           });
           return;
