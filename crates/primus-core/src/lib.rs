@@ -13,6 +13,7 @@
 //! The `primus-rs` crate (imported as `primus`) builds the server and client on top of it.
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod forwarded;
 mod frame;
 pub mod parser;
