@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forEachServer, serverFor, startServer } from './lib/servers.mjs';
 import {
-  connectOpen, count, info, once, rawWs, record, roundTrip, sleep, socketClass, sparkId, waitFor,
+  connectOpen, countReaches, info, once, rawWs, record, roundTrip, sleep, socketClass, sparkId, waitFor,
 } from './lib/client.mjs';
 
 const T = { timeout: 15_000 };
@@ -89,7 +89,7 @@ forEachServer('lifecycle', (server) => {
     assert.match(secondId, /^[A-Za-z0-9_-]{21}$/);
     assert.notEqual(secondId, firstId, 'a reconnect is a new spark');
     assert.equal((await info(client)).id, secondId);
-    assert.equal(await count(client), 1, 'the old spark is gone');
+    assert.equal(await countReaches(client, 1), 1, 'the old spark is gone');
   });
 
   test('7b. end-all: every spark ends, with and without reconnect', T, async (t) => {
@@ -102,7 +102,7 @@ forEachServer('lifecycle', (server) => {
       timeout: 5000, what: `client ${i} to reopen`,
     })));
     logs.forEach((log) => assert.deepEqual(names(log), ['reconnected', 'open']));
-    assert.equal(await count(clients[1]), 3);
+    assert.equal(await countReaches(clients[1], 3), 3);
 
     clients[2].write({ cmd: 'end-all' });
     await Promise.all(clients.map((c) => once(c, 'end', 3000)));
@@ -137,15 +137,11 @@ forEachServer('lifecycle', (server) => {
     const srv = await serverFor(t, server);
     const leaving = await connectOpen(t, srv);
     const watcher = await connectOpen(t, srv);
-    assert.equal(await count(watcher), 2);
+    assert.equal(await countReaches(watcher, 2), 2);
 
     const ended = once(leaving, 'end', 3000);
     leaving.end();
     await ended;
-    const after = await waitFor(async () => {
-      const n = await count(watcher);
-      return n === 1 ? n : false;
-    }, { timeout: 3000, interval: 50, what: 'count to drop to 1' });
-    assert.equal(after, 1);
+    assert.equal(await countReaches(watcher, 1), 1);
   });
 });

@@ -156,6 +156,20 @@ export async function count(client, timeout = 5000) {
   return reply.count;
 }
 
+/**
+ * Polls `{cmd:'count'}` until it equals `expected` (the server may register or
+ * drop a spark a moment after the client saw open/end). Returns the last count.
+ */
+export async function countReaches(client, expected, timeout = 3000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await count(client);
+    if (last === expected || Date.now() >= deadline) return last;
+    await sleep(50);
+  }
+}
+
 /** `client.id(cb)` as a promise. */
 export function sparkId(client, timeout = 5000) {
   return new Promise((resolve, reject) => {
