@@ -1,0 +1,67 @@
+//! Opening the byte stream under a transport: TCP, and TLS on top for `https:`/`wss:`.
+
+use super::url::Endpoint;
+use super::{ClientError, ClientOptions};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Any byte stream a transport can run over (plain TCP or TLS).
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + std::fmt::Debug> Io for T {}
+
+/// A boxed byte stream; one virtual call per read/write is nothing next to a syscall.
+pub(crate) type BoxedIo = Box<dyn Io>;
+
+/// Connect to the endpoint, with TLS when it is secure.
+pub(crate) async fn connect(
+    endpoint: &Endpoint,
+    options: &ClientOptions,
+) -> Result<BoxedIo, ClientError> {
+    let tcp = TcpStream::connect((endpoint.hostname.as_str(), endpoint.port))
+        .await
+        .map_err(|e| {
+            ClientError::Connect(format!("{}:{}: {e}", endpoint.hostname, endpoint.port))
+        })?;
+    // Messages are small and latency matters more than packet count.
+    let _ = tcp.set_nodelay(true);
+    if !endpoint.secure {
+        return Ok(Box::new(tcp));
+    }
+    tls(endpoint, options, tcp).await
+}
+
+#[cfg(feature = "tls")]
+async fn tls(
+    endpoint: &Endpoint,
+    options: &ClientOptions,
+    tcp: TcpStream,
+) -> Result<BoxedIo, ClientError> {
+    let config = options.tls.clone().ok_or_else(|| {
+        ClientError::Connect(
+            "secure URL but no TLS settings: set `ClientOptions::tls` to a rustls `ClientConfig` with the roots you trust".into(),
+        )
+    })?;
+    let name = rustls_pki_types::ServerName::try_from(endpoint.hostname.clone()).map_err(|e| {
+        ClientError::Connect(format!(
+            "invalid TLS server name `{}`: {e}",
+            endpoint.hostname
+        ))
+    })?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ClientError::Connect(format!("TLS handshake with {}: {e}", endpoint.host)))?;
+    Ok(Box::new(stream))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn tls(
+    endpoint: &Endpoint,
+    _options: &ClientOptions,
+    _tcp: TcpStream,
+) -> Result<BoxedIo, ClientError> {
+    Err(ClientError::Connect(format!(
+        "{} needs TLS, but primus-rs was built without its `tls` feature",
+        endpoint.host
+    )))
+}

@@ -1,0 +1,69 @@
+//! The transport seam: an enum over the transformers' client halves. The driver only sees
+//! [`Connection`]; adding Engine.IO or SockJS means adding a variant here and a
+//! `transformers/<name>/client.rs`.
+
+use super::url::Endpoint;
+use super::{ClientError, ClientOptions};
+use crate::transformers::websockets;
+use primus_core::Frame;
+
+/// Which transformer the client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    WebSockets,
+}
+
+impl Transport {
+    pub(crate) fn by_name(name: &str) -> Result<Self, ClientError> {
+        match name.to_ascii_lowercase().as_str() {
+            "websockets" => Ok(Transport::WebSockets),
+            other => Err(ClientError::UnsupportedTransformer(other.to_string())),
+        }
+    }
+
+    /// Open one connection (one new spark on the server).
+    pub(crate) async fn connect(
+        self,
+        endpoint: &Endpoint,
+        options: &ClientOptions,
+    ) -> Result<Connection, ClientError> {
+        match self {
+            Transport::WebSockets => Ok(Connection::WebSockets(
+                websockets::client::connect(endpoint, options).await?,
+            )),
+        }
+    }
+}
+
+/// One open connection of some transport.
+#[derive(Debug)]
+pub(crate) enum Connection {
+    WebSockets(websockets::client::Connection),
+}
+
+impl Connection {
+    /// The next frame, `None` when closed. Cancel safe.
+    pub(crate) async fn recv(&mut self) -> Option<Result<Frame, ClientError>> {
+        match self {
+            Connection::WebSockets(c) => c.recv().await,
+        }
+    }
+
+    pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
+        match self {
+            Connection::WebSockets(c) => c.feed(frame).await,
+        }
+    }
+
+    pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
+        match self {
+            Connection::WebSockets(c) => c.flush().await,
+        }
+    }
+
+    pub(crate) async fn close(&mut self) {
+        match self {
+            Connection::WebSockets(c) => c.close().await,
+        }
+    }
+}
