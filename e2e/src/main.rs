@@ -1,1 +1,131 @@
-fn main() {}
+//! `primus-e2e-server`: the server the node and browser interop suites drive.
+//!
+//! It implements the contract written at the top of `tests/interop/reference-server.mjs`
+//! (the same contract the real Node Primus server runs there), so every scenario runs
+//! against both servers: echo, `broadcast:<text>`, and `{cmd: end|info|count|end-all}`.
+
+use primus::{Options, Primus, Server, Spark, Value};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn usage(msg: &str) -> ! {
+    eprintln!("primus-e2e-server: {msg}");
+    std::process::exit(2);
+}
+
+fn options() -> (Options, u16) {
+    let mut opts = Options::default();
+    let mut port = 0u16;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        match flag.as_str() {
+            "--port" => port = value.parse().unwrap_or_else(|_| usage("bad --port")),
+            "--pathname" => opts = opts.pathname(value),
+            "--transformer" => opts = opts.transformer(value),
+            "--parser" => opts = opts.parser(value),
+            "--ping-interval" => {
+                opts = opts.ping_interval(match value.as_str() {
+                    "off" | "0" => None,
+                    ms => Some(Duration::from_millis(
+                        ms.parse().unwrap_or_else(|_| usage("bad --ping-interval")),
+                    )),
+                })
+            }
+            "--max-length" => {
+                opts = opts.max_length(value.parse().unwrap_or_else(|_| usage("bad --max-length")))
+            }
+            other => usage(&format!("unknown flag {other}")),
+        }
+    }
+    (opts, port)
+}
+
+fn info(spark: &Spark) -> serde_json::Value {
+    let headers: serde_json::Map<String, serde_json::Value> = spark
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                json!(String::from_utf8_lossy(v.as_bytes())),
+            )
+        })
+        .collect();
+    json!({
+        "id": spark.id(),
+        "query": spark.query(),
+        "headers": headers,
+        "address": spark.address(),
+    })
+}
+
+fn control(primus: &Primus, spark: &Spark, data: &Value) {
+    if let Value::String(s) = data {
+        if let Some(rest) = s.strip_prefix("broadcast:") {
+            let _ = primus.write(rest);
+            return;
+        }
+    }
+    if let Value::Object(obj) = data {
+        match obj.get("cmd").and_then(Value::as_str) {
+            Some("end") => {
+                let reconnect = obj.get("reconnect").is_some_and(truthy);
+                spark.end(obj.get("data"), reconnect);
+                return;
+            }
+            Some("info") => {
+                let _ = spark.write(&info(spark));
+                return;
+            }
+            Some("count") => {
+                let _ = spark.write(&json!({ "count": primus.connected() }));
+                return;
+            }
+            Some("end-all") => {
+                let reconnect = obj.get("reconnect").is_some_and(truthy);
+                primus.for_each(|s| s.close(reconnect));
+                return;
+            }
+            _ => {}
+        }
+    }
+    let _ = spark.write(data);
+}
+
+fn truthy(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Bool(false))
+        && v.as_str() != Some("")
+        && v.as_f64() != Some(0.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let (opts, port) = options();
+    let primus = Primus::new(opts).unwrap_or_else(|e| usage(&e.to_string()));
+    let all = primus.clone();
+    primus.on_connection(move |spark| {
+        let all = all.clone();
+        spark.on_data(move |spark, msg| control(&all, spark, msg.value()));
+    });
+    let running = Server::bind(primus, SocketAddr::from(([127, 0, 0, 1], port)))
+        .iknowhttpsisbetter(true)
+        .start()
+        .await
+        .unwrap_or_else(|e| usage(&e.to_string()));
+    println!("listening {}", running.local_addr().port());
+    let stop = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    if let Err(e) = running.run_until(stop).await {
+        usage(&e.to_string());
+    }
+}

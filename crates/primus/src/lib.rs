@@ -1,8 +1,46 @@
 //! primus-rs: Primus, the universal wrapper for real-time frameworks, in Rust.
 //!
-//! (Module guide is written as the pieces land.)
+//! One low-level API for real-time connections, whatever framework carries them. The
+//! official Primus JavaScript client connects to this server, and the Rust [`client`]
+//! connects to the official Node server.
+//!
+//! # Where things live
+//! - [`Primus`] (in [`server`]): options, sparks, broadcasting, heartbeat.
+//! - [`service`]: the `tower` layer/service that owns `pathname` in your HTTP stack.
+//! - [`Server`] / [`serve`]: a standalone HTTP/HTTPS server with graceful shutdown.
+//! - [`transformers`]: one folder per transformer, each with a `server` and `client` half.
+//! - [`client`]: the Rust client.
+//! - Parsers, values and the `primus::` protocol come from [`primus_core`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use futures_util::StreamExt;
+//! let primus = primus::Primus::new(primus::Options::default())?;
+//! let mut sparks = primus.connections();
+//! tokio::spawn(primus::serve(primus.clone(), "127.0.0.1:8080".parse()?));
+//! while let Some(spark) = sparks.next().await {
+//!     spark.write(&"welcome")?;
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod client;
+mod error;
+pub mod options;
+pub mod server;
+pub mod service;
+mod standalone;
 pub mod transformers;
 
-pub use primus_core::{from_value, parser, protocol, to_value, Frame, Parser, ParserError, Value};
+pub use error::{BoxError, PrimusError, SparkError, WriteError};
+pub use options::Options;
+pub use primus_core::forwarded::Address;
+pub use primus_core::query::{Query, QueryValue};
+pub use primus_core::{
+    from_value, parser, protocol, to_value, Frame, Parser, ParserError, Value, ValueError,
+};
+pub use server::{
+    Connections, DestroyOptions, LogEvent, Message, Primus, ReadyState, Spark, SparkInfo, Spec,
+};
+pub use service::{PeerInfo, PrimusLayer, PrimusService};
+pub use standalone::{serve, Running, Server};

@@ -1,0 +1,511 @@
+//! Sparks: one per client connection, whatever transformer carries it.
+//!
+//! A [`Spark`] is a cheap, cloneable handle. It is a [`Stream`] of incoming
+//! [`Message`]s and a [`Sink`] for outgoing values, and it also offers callbacks
+//! (`on_data`, `on_end`, `on_error`, `on_heartbeat`) for code that prefers them.
+//!
+//! Incoming messages go to the `data` handlers when at least one is registered, and to
+//! the stream otherwise; the stream holds at most `incoming_queue_size` messages, after
+//! which the spark stops reading its socket until the application catches up (so a slow
+//! consumer slows its peer down instead of growing memory).
+//!
+//! The spark never knows its transport: transformers hand it frames
+//! ([`SparkShared::receive`]) and drain its bounded outgoing queue.
+
+use super::registry::Handlers;
+use super::Inner;
+use crate::error::{SparkError, WriteError};
+use futures_util::{Sink, Stream};
+use http::{HeaderMap, Uri};
+use primus_core::forwarded::Address;
+use primus_core::protocol;
+use primus_core::query::Query;
+use primus_core::{from_value, Frame, Value, ValueError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::PollSender;
+
+/// A spark's ready state, with the reference's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ReadyState {
+    /// Never used on the server (kept for parity with the reference).
+    Opening = 1,
+    /// The spark has ended.
+    Closed = 2,
+    /// The spark is open.
+    Open = 3,
+}
+
+/// One decoded incoming message: its value and the frame it came in.
+#[derive(Debug, Clone)]
+pub struct Message {
+    value: Value,
+    raw: Frame,
+}
+
+impl Message {
+    pub(crate) fn new(value: Value, raw: Frame) -> Self {
+        Message { value, raw }
+    }
+    /// The decoded value.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+    /// The frame as it arrived (the reference's `raw` argument of `data`).
+    pub fn raw(&self) -> &Frame {
+        &self.raw
+    }
+    /// Decode into a Rust type.
+    ///
+    /// ```
+    /// # use primus::Message;
+    /// # fn f(msg: &Message) -> Result<(), primus::ValueError> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Chat { text: String }
+    /// let chat: Chat = msg.decode()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        from_value(self.value.clone())
+    }
+    /// The value, consuming the message.
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+}
+
+/// What a spark knows about the request that opened it.
+#[derive(Debug)]
+pub struct SparkInfo {
+    /// Request headers (names are lower case).
+    pub headers: HeaderMap,
+    /// Parsed query string (repeated keys become lists, like the reference).
+    pub query: Query,
+    /// The client's address, honouring `X-Forwarded-*` headers from trusted proxies.
+    pub address: Address,
+    /// The request URI.
+    pub uri: Uri,
+    /// The request's extensions (whatever your middleware or framework put there).
+    pub extensions: http::Extensions,
+}
+
+/// How a spark ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CloseKind {
+    /// Orderly close frame with no status code (like `ws`).
+    Normal,
+    /// Close with a code and reason.
+    Code(u16, &'static str),
+}
+
+/// The state shared by every clone of a [`Spark`] and by its transport.
+pub(crate) struct SparkShared {
+    id: Arc<str>,
+    info: SparkInfo,
+    pub(crate) server: Arc<Inner>,
+    state: AtomicU8,
+    /// Liveness flag for the heartbeat: set by any incoming frame, cleared by each tick.
+    pub(crate) alive: AtomicBool,
+    /// The peer pings us itself (Primus ≤ 6 client): it gets no server pings.
+    pub(crate) legacy: AtomicBool,
+    out: mpsc::Sender<Frame>,
+    /// Set once by `finish`; the transport closes after draining the queue.
+    close: Mutex<Option<CloseKind>>,
+    pub(crate) close_signal: Notify,
+    incoming: Mutex<Option<mpsc::Receiver<Message>>>,
+    pub(crate) handlers: Handlers,
+}
+
+/// The transport's side of a new spark: the outgoing queue to drain and the incoming
+/// queue to fill.
+pub(crate) struct SparkConn {
+    pub(crate) spark: Spark,
+    pub(crate) outgoing: mpsc::Receiver<Frame>,
+    pub(crate) incoming: mpsc::Sender<Message>,
+}
+
+/// A client connection. Cheap to clone; every clone is the same connection.
+///
+/// ```no_run
+/// # async fn demo(primus: primus::Primus) {
+/// use futures_util::StreamExt;
+/// let mut sparks = primus.connections();
+/// while let Some(mut spark) = sparks.next().await {
+///     tokio::spawn(async move {
+///         while let Some(msg) = spark.next().await {
+///             let _ = spark.send(msg.value()).await; // echo
+///         }
+///     });
+/// }
+/// # }
+/// ```
+pub struct Spark {
+    pub(crate) shared: Arc<SparkShared>,
+    sink: Option<PollSender<Frame>>,
+}
+
+impl Clone for Spark {
+    fn clone(&self) -> Self {
+        Spark {
+            shared: self.shared.clone(),
+            sink: None,
+        }
+    }
+}
+
+impl fmt::Debug for Spark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spark")
+            .field("id", &self.id())
+            .field("ready_state", &self.ready_state())
+            .field("address", &self.shared.info.address)
+            .finish()
+    }
+}
+
+impl Spark {
+    pub(crate) fn create(server: Arc<Inner>, id: String, info: SparkInfo) -> SparkConn {
+        let opts = &server.options;
+        let (out_tx, out_rx) = mpsc::channel(opts.queue_size.max(1));
+        let (in_tx, in_rx) = mpsc::channel(opts.incoming_queue_size.max(1));
+        let shared = Arc::new(SparkShared {
+            id: Arc::from(id),
+            info,
+            server,
+            state: AtomicU8::new(ReadyState::Open as u8),
+            alive: AtomicBool::new(true),
+            legacy: AtomicBool::new(false),
+            out: out_tx,
+            close: Mutex::new(None),
+            close_signal: Notify::new(),
+            incoming: Mutex::new(Some(in_rx)),
+            handlers: Handlers::default(),
+        });
+        SparkConn {
+            spark: Spark { shared, sink: None },
+            outgoing: out_rx,
+            incoming: in_tx,
+        }
+    }
+
+    pub(crate) fn from_shared(shared: Arc<SparkShared>) -> Spark {
+        Spark { shared, sink: None }
+    }
+
+    /// The spark id: 21 characters from `A-Za-z0-9_-` unless `id_generator` is set.
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+    /// Request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.shared.info.headers
+    }
+    /// Parsed query string.
+    pub fn query(&self) -> &Query {
+        &self.shared.info.query
+    }
+    /// The client's address.
+    pub fn address(&self) -> Address {
+        self.shared.info.address
+    }
+    /// Everything known about the request that opened the spark.
+    pub fn info(&self) -> &SparkInfo {
+        &self.shared.info
+    }
+    /// The ready state.
+    pub fn ready_state(&self) -> ReadyState {
+        match self.shared.state.load(Ordering::Acquire) {
+            3 => ReadyState::Open,
+            _ => ReadyState::Closed,
+        }
+    }
+    /// Whether the spark is open.
+    pub fn is_open(&self) -> bool {
+        self.ready_state() == ReadyState::Open
+    }
+
+    /// Queue a message without waiting. Fails with [`WriteError::Full`] when the
+    /// outgoing queue is full and [`WriteError::Closed`] after the spark ended.
+    ///
+    /// Rust has no `undefined`: writing `None` sends `null` (the reference sends nothing
+    /// for `undefined`).
+    pub fn write<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), WriteError> {
+        if !self.is_open() {
+            return Err(WriteError::Closed);
+        }
+        let frame = self.shared.encode(data)?;
+        self.shared.push(frame)
+    }
+
+    /// Queue a message, waiting for room in the outgoing queue.
+    pub async fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), WriteError> {
+        if !self.is_open() {
+            return Err(WriteError::Closed);
+        }
+        let frame = self.shared.encode(data)?;
+        self.shared
+            .out
+            .send(frame)
+            .await
+            .map_err(|_| WriteError::Closed)
+    }
+
+    /// Queue an already encoded frame (a broadcast shares one frame across sparks).
+    pub fn write_frame(&self, frame: Frame) -> Result<(), WriteError> {
+        if !self.is_open() {
+            return Err(WriteError::Closed);
+        }
+        self.shared.push(frame)
+    }
+
+    /// End the spark, with the reference's wire behaviour:
+    /// `data` (if any) is written first; unless `reconnect` is true the client is told
+    /// `primus::server::close` so it does not reconnect; then the connection closes.
+    /// Ending a closed spark does nothing.
+    pub fn end<T: Serialize + ?Sized>(&self, data: Option<&T>, reconnect: bool) {
+        if !self.is_open() {
+            return;
+        }
+        if let Some(data) = data {
+            if let Err(e) = self.write(data) {
+                tracing::debug!(spark = %self.id(), error = %e, "last message before end not sent");
+            }
+        }
+        if !reconnect {
+            self.shared.write_protocol(protocol::SERVER_CLOSE);
+        }
+        self.shared.finish(CloseKind::Normal, None);
+    }
+
+    /// End the spark without a last message (`end(undefined, {reconnect})`).
+    pub fn close(&self, reconnect: bool) {
+        self.end::<()>(None, reconnect);
+    }
+
+    /// Call `f` with every incoming message. While any data handler is registered,
+    /// messages go to the handlers instead of the stream.
+    pub fn on_data(&self, f: impl Fn(&Spark, &Message) + Send + Sync + 'static) {
+        self.shared.handlers.data.push(Arc::new(f));
+    }
+    /// Call `f` once when the spark ends (whoever ended it).
+    pub fn on_end(&self, f: impl Fn(&Spark) + Send + Sync + 'static) {
+        self.shared.handlers.end.push(Arc::new(f));
+    }
+    /// Call `f` on errors: undecodable messages, oversize messages, transport errors.
+    pub fn on_error(&self, f: impl Fn(&Spark, &SparkError) + Send + Sync + 'static) {
+        self.shared.handlers.error.push(Arc::new(f));
+    }
+    /// Call `f` on each sign of life the heartbeat counts (a pong or a WebSocket ping).
+    pub fn on_heartbeat(&self, f: impl Fn(&Spark) + Send + Sync + 'static) {
+        self.shared.handlers.heartbeat.push(Arc::new(f));
+    }
+}
+
+impl SparkShared {
+    fn spark(self: &Arc<Self>) -> Spark {
+        Spark::from_shared(self.clone())
+    }
+
+    pub(crate) fn id_arc(&self) -> Arc<str> {
+        self.id.clone()
+    }
+
+    fn encode<T: Serialize + ?Sized>(&self, data: &T) -> Result<Frame, WriteError> {
+        Ok(self.server.parser.encode(&data)?)
+    }
+
+    fn push(&self, frame: Frame) -> Result<(), WriteError> {
+        self.out.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => WriteError::Full,
+            mpsc::error::TrySendError::Closed(_) => WriteError::Closed,
+        })
+    }
+
+    /// Write a protocol message: parser-encoded, no transforms.
+    pub(crate) fn write_protocol(&self, msg: &str) {
+        match self.server.parser.encode(&msg) {
+            Ok(frame) => {
+                if let Err(e) = self.push(frame) {
+                    tracing::debug!(spark = %self.id, error = %e, "protocol message not queued");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(spark = %self.id, error = %e, "cannot encode protocol message")
+            }
+        }
+    }
+
+    /// Mark the spark closed (once), ask the transport to close after draining its
+    /// queue, run `end` handlers and the server's `disconnection` handlers, and leave the
+    /// registry. Safe to call from anywhere, any number of times.
+    pub(crate) fn finish(self: &Arc<Self>, kind: CloseKind, error: Option<SparkError>) {
+        if self
+            .state
+            .compare_exchange(
+                ReadyState::Open as u8,
+                ReadyState::Closed as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            return;
+        }
+        *self.close.lock().unwrap_or_else(|p| p.into_inner()) = Some(kind);
+        self.close_signal.notify_one();
+        let spark = self.spark();
+        if let Some(err) = error {
+            self.emit_error(&err);
+        }
+        for h in self.handlers.end.snapshot().iter() {
+            h(&spark);
+        }
+        self.server.spark_ended(&spark);
+    }
+
+    /// How the transport should close, once `finish` has run.
+    pub(crate) fn close_kind(&self) -> Option<CloseKind> {
+        self.close.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn emit_error(self: &Arc<Self>, err: &SparkError) {
+        let handlers = self.handlers.error.snapshot();
+        if handlers.is_empty() {
+            tracing::debug!(spark = %self.id, error = %err, "spark error");
+        }
+        let spark = self.spark();
+        for h in handlers.iter() {
+            h(&spark, err);
+        }
+        self.server.log_error(&spark, err);
+    }
+
+    fn heartbeat(self: &Arc<Self>) {
+        self.alive.store(true, Ordering::Relaxed);
+        let handlers = self.handlers.heartbeat.snapshot();
+        if !handlers.is_empty() {
+            let spark = self.spark();
+            for h in handlers.iter() {
+                h(&spark);
+            }
+        }
+    }
+
+    /// A WebSocket-level ping or pong frame arrived: the reference counts it as a pong.
+    pub(crate) fn transport_pong(self: &Arc<Self>) {
+        self.heartbeat();
+    }
+
+    /// Handle one incoming frame: decode, answer protocol messages, and return the
+    /// message to deliver to the application, if any. Hot path: one decode, no copies
+    /// of the payload.
+    pub(crate) fn receive(self: &Arc<Self>, frame: Frame) -> Option<Message> {
+        // Beyond the reference: any frame proves the peer is alive, so a client busy
+        // sending large payloads is never dropped for a late pong.
+        self.alive.store(true, Ordering::Relaxed);
+        let value = match self.server.parser.decode(&frame) {
+            Ok(v) => v,
+            Err(e) => {
+                self.emit_error(&SparkError::Parser(e));
+                return None;
+            }
+        };
+        if let Value::String(s) = &value {
+            if let Some(msg) = protocol::parse(s) {
+                match msg.kind {
+                    "pong" => {
+                        self.heartbeat();
+                        return None;
+                    }
+                    "id" => {
+                        self.write_protocol(&protocol::id_answer(&self.id));
+                        return None;
+                    }
+                    "ping" => {
+                        // A Primus ≤ 6 client pings the server itself (protocol.md §8):
+                        // answer, and stop sending it pings it would show as data.
+                        self.legacy.store(true, Ordering::Relaxed);
+                        self.write_protocol(&protocol::pong(msg.value));
+                        self.heartbeat();
+                        return None;
+                    }
+                    // Unknown types are data, as in the reference.
+                    _ => {}
+                }
+            }
+        }
+        Some(Message::new(value, frame))
+    }
+
+    /// Deliver to the data handlers; returns the message back when there are none, so
+    /// the transport queues it on the stream.
+    pub(crate) fn dispatch(self: &Arc<Self>, msg: Message) -> Option<Message> {
+        let handlers = self.handlers.data.snapshot();
+        if handlers.is_empty() {
+            return Some(msg);
+        }
+        let spark = self.spark();
+        for h in handlers.iter() {
+            h(&spark, &msg);
+        }
+        None
+    }
+
+    pub(crate) fn max_length(&self) -> usize {
+        self.server.options.max_length
+    }
+}
+
+impl Stream for Spark {
+    type Item = Message;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let mut guard = self
+            .shared
+            .incoming
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(rx) => rx.poll_recv(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+impl<T: Serialize> Sink<T> for Spark {
+    type Error = WriteError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        if !self.is_open() {
+            return Poll::Ready(Err(WriteError::Closed));
+        }
+        let out = self.shared.out.clone();
+        let sink = self.sink.get_or_insert_with(|| PollSender::new(out));
+        sink.poll_reserve(cx).map_err(|_| WriteError::Closed)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: T) -> Result<(), WriteError> {
+        let frame = self.shared.encode(&item)?;
+        match self.sink.as_mut() {
+            Some(sink) => sink.send_item(frame).map_err(|_| WriteError::Closed),
+            None => self.shared.push(frame),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        // Frames are handed to the transport as soon as they are queued.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        self.close(false);
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,322 @@
+//! A ready-made HTTP/HTTPS server for a [`Primus`] (the reference's `Primus.createServer`).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), primus::PrimusError> {
+//! let primus = primus::Primus::new(primus::Options::default())?;
+//! let server = primus::Server::bind(primus, "127.0.0.1:8080".parse().unwrap())
+//!     .iknowhttpsisbetter(true)
+//!     .start()
+//!     .await?;
+//! println!("listening on {}", server.local_addr());
+//! server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+use crate::error::{BoxError, PrimusError};
+use crate::server::{DestroyOptions, Primus};
+use crate::service::{NotFound, PeerInfo, PrimusService};
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_service::Service;
+
+/// How long shutdown waits for connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serve `primus` alone on `addr` until Ctrl-C, over plain HTTP.
+pub async fn serve(primus: Primus, addr: SocketAddr) -> Result<(), PrimusError> {
+    Server::bind(primus, addr)
+        .start()
+        .await?
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+/// Builder of the standalone server.
+#[derive(Debug)]
+pub struct Server<S = NotFound> {
+    primus: Primus,
+    app: S,
+    addr: SocketAddr,
+    tls: Option<(PathBuf, PathBuf)>,
+    iknowhttpsisbetter: bool,
+}
+
+impl Server<NotFound> {
+    /// A server for `primus` on `addr` (port 0 picks a free port).
+    pub fn bind(primus: Primus, addr: SocketAddr) -> Self {
+        Server {
+            primus,
+            app: NotFound,
+            addr,
+            tls: None,
+            iknowhttpsisbetter: false,
+        }
+    }
+}
+
+impl<S> Server<S> {
+    /// Serve HTTPS with a PEM certificate chain and private key.
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Silence the warning about serving plain HTTP.
+    pub fn iknowhttpsisbetter(mut self, yes: bool) -> Self {
+        self.iknowhttpsisbetter = yes;
+        self
+    }
+
+    /// Requests outside the pathname go to `app` instead of getting 404.
+    pub fn app<A>(self, app: A) -> Server<A> {
+        Server {
+            primus: self.primus,
+            app,
+            addr: self.addr,
+            tls: self.tls,
+            iknowhttpsisbetter: self.iknowhttpsisbetter,
+        }
+    }
+
+    /// Bind the socket (and load TLS material).
+    pub async fn start(self) -> Result<Running<S>, PrimusError> {
+        let tls = match &self.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => {
+                if !self.iknowhttpsisbetter {
+                    tracing::warn!(
+                        "serving plain HTTP: use Server::tls(cert, key) for HTTPS, or \
+                         iknowhttpsisbetter(true) to silence this warning"
+                    );
+                }
+                None
+            }
+        };
+        let listener = TcpListener::bind(self.addr).await?;
+        let local = listener.local_addr()?;
+        Ok(Running {
+            service: self.primus.service(self.app),
+            primus: self.primus,
+            listener,
+            local,
+            tls,
+        })
+    }
+}
+
+/// A bound server, ready to run.
+pub struct Running<S> {
+    primus: Primus,
+    service: PrimusService<S>,
+    listener: TcpListener,
+    local: SocketAddr,
+    tls: Option<tls::Acceptor>,
+}
+
+impl<S> std::fmt::Debug for Running<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("primus", &self.primus)
+            .field("local", &self.local)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl<S, B> Running<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Accept connections until `shutdown` completes. Then: stop accepting, end every
+    /// spark with `reconnect` (clients come back to the next instance), and wait up to
+    /// 5 s for open connections to finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), PrimusError> {
+        // Each connection task holds a clone of `alive_tx`; shutdown waits until all are
+        // dropped. `stop_tx` tells them to finish their current request and close.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let mut shutdown = std::pin::pin!(shutdown);
+        let secure = self.tls.is_some();
+        loop {
+            let (stream, remote) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let peer = PeerInfo { remote, secure };
+            let svc = self.service.clone();
+            let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(peer);
+                call_app(svc.clone(), req)
+            });
+            let builder = hyper::server::conn::http1::Builder::new();
+            let mut stop = stop_rx.clone();
+            let alive = alive_tx.clone();
+            let acceptor = self.tls.clone();
+            tokio::spawn(async move {
+                let _alive = alive;
+                match acceptor {
+                    None => {
+                        let conn = builder
+                            .serve_connection(TokioIo::new(stream), hyper_svc)
+                            .with_upgrades();
+                        serve_conn(conn, &mut stop).await;
+                    }
+                    Some(acceptor) => {
+                        let stream = match acceptor.accept(stream).await {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "TLS handshake failed");
+                                return;
+                            }
+                        };
+                        let conn = builder
+                            .serve_connection(TokioIo::new(stream), hyper_svc)
+                            .with_upgrades();
+                        serve_conn(conn, &mut stop).await;
+                    }
+                }
+            });
+        }
+        drop(self.listener);
+        self.primus.destroy(DestroyOptions { reconnect: true });
+        let primus = self.primus.clone();
+        let _ = stop_tx.send(true);
+        drop(alive_tx);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async move {
+            let _ = alive_rx.recv().await;
+            while primus.connected() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        Ok(())
+    }
+}
+
+type AppBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// Call the application service once, erasing its error and body types.
+async fn call_app<S, B>(mut svc: S, req: Request<Incoming>) -> Result<Response<AppBody>, BoxError>
+where
+    S: Service<Request<Incoming>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    if let Err(e) = std::future::poll_fn(|cx| svc.poll_ready(cx)).await {
+        return Err(e.into());
+    }
+    match svc.call(req).await {
+        Ok(res) => Ok(res.map(|b| {
+            http_body_util::BodyExt::boxed_unsync(http_body_util::BodyExt::map_err(b, Into::into))
+        })),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Serve one HTTP/1 connection until it ends or shutdown asks it to finish.
+async fn serve_conn<I, S>(
+    conn: hyper::server::conn::http1::UpgradeableConnection<I, S>,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = AppBody, Error = BoxError>,
+{
+    let mut conn = std::pin::pin!(conn);
+    let stopped = async {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stopped => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection error");
+    }
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use crate::error::PrimusError;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    pub(super) type Acceptor = tokio_rustls::TlsAcceptor;
+
+    pub(super) fn acceptor(cert: &Path, key: &Path) -> Result<Acceptor, PrimusError> {
+        let certs = CertificateDer::pem_file_iter(cert)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| PrimusError::Tls(format!("reading {}: {e}", cert.display())))?;
+        if certs.is_empty() {
+            return Err(PrimusError::Tls(format!(
+                "{} holds no PEM certificate",
+                cert.display()
+            )));
+        }
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| PrimusError::Tls(format!("reading {}: {e}", key.display())))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| PrimusError::Tls(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| PrimusError::Tls(e.to_string()))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+mod tls {
+    use crate::error::PrimusError;
+    use std::path::Path;
+
+    #[derive(Clone, Debug)]
+    pub(super) enum Acceptor {}
+
+    impl Acceptor {
+        pub(super) async fn accept(
+            &self,
+            _s: tokio::net::TcpStream,
+        ) -> std::io::Result<tokio::net::TcpStream> {
+            match *self {}
+        }
+    }
+
+    pub(super) fn acceptor(_: &Path, _: &Path) -> Result<Acceptor, PrimusError> {
+        Err(PrimusError::Tls("built without the `tls` feature".into()))
+    }
+}

@@ -1,0 +1,349 @@
+//! Server half of the `websockets` transformer.
+//!
+//! Every upgrade under the pathname becomes a spark (the reference accepts any sub-path);
+//! plain HTTP gets `426 Upgrade Required`. Each connection is one task that owns the
+//! socket and does three things, whichever is ready first:
+//!
+//! - reads frames and hands them to the spark (which answers protocol messages);
+//! - drains the spark's bounded outgoing queue, batching what is ready into one flush;
+//! - closes when the spark ends, after sending what was queued before the end.
+//!
+//! While the application's incoming queue is full, the task stops reading (but keeps
+//! writing), so a slow consumer slows its peer down instead of growing memory.
+
+use crate::error::SparkError;
+use crate::options::Options;
+use crate::server::spark::{CloseKind, Message, SparkConn, SparkInfo};
+use crate::server::Inner;
+use crate::service::{full, HttpRequest, HttpResponse, PeerInfo};
+use futures_util::{SinkExt, StreamExt};
+use http::{header, HeaderValue, Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use primus_core::{forwarded, query, Frame};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+/// Frames sent in one batch before flushing (bounds the time between reads).
+const MAX_BATCH: usize = 64;
+/// How long to wait for the peer's close frame after sending ours.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The websockets server half: its WebSocket settings.
+#[derive(Debug)]
+pub(crate) struct Server {
+    config: WebSocketConfig,
+    write_timeout: Duration,
+}
+
+impl Server {
+    pub(crate) fn new(options: &Options) -> Self {
+        let mut config = WebSocketConfig::default();
+        // Oversize messages are refused from the frame header on: nothing of them is
+        // buffered.
+        config.max_message_size = Some(options.max_length);
+        config.max_frame_size = Some(options.max_length);
+        // Memory per idle connection is a budget: tungstenite allocates its read buffer
+        // eagerly (128 KiB by default). 4 KiB reads are plenty for chat-sized messages and
+        // grow on demand for big ones.
+        config.read_buffer_size = 4096;
+        // We batch frames ourselves and flush once per batch.
+        config.write_buffer_size = 0;
+        config.max_write_buffer_size = options.max_length.saturating_mul(2).max(1 << 20);
+        Server {
+            config,
+            write_timeout: options.write_timeout,
+        }
+    }
+
+    pub(crate) fn handle(&self, server: &Arc<Inner>, mut req: HttpRequest) -> HttpResponse {
+        if !crate::service::is_upgrade(&req) {
+            return full(
+                StatusCode::UPGRADE_REQUIRED,
+                "text/plain",
+                "Upgrade Required",
+            );
+        }
+        if let Err(why) = check_handshake(&req) {
+            return full(StatusCode::BAD_REQUEST, "text/plain", why);
+        }
+        if req
+            .extensions()
+            .get::<hyper::upgrade::OnUpgrade>()
+            .is_none()
+        {
+            return full(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                "this server cannot upgrade connections: serve with hyper's \
+                 serve_connection(..).with_upgrades() (primus::serve does)",
+            );
+        }
+        // check_handshake guarantees the key is there.
+        let accept = req
+            .headers()
+            .get(header::SEC_WEBSOCKET_KEY)
+            .map(|key| derive_accept_key(key.as_bytes()))
+            .unwrap_or_default();
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let peer = PeerInfo::of(&req);
+        let (parts, _body) = req.into_parts();
+        let address = forwarded::resolve(
+            peer.remote,
+            peer.secure,
+            &parts.headers,
+            &server.options.trusted_proxies,
+        );
+        let info = SparkInfo {
+            query: query::parse(parts.uri.query().unwrap_or("")),
+            headers: parts.headers,
+            address,
+            uri: parts.uri,
+            extensions: parts.extensions,
+        };
+        let conn = match server.open_spark(info) {
+            Ok(conn) => conn,
+            Err(e) => return full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", e.to_string()),
+        };
+        let config = self.config;
+        let write_timeout = self.write_timeout;
+        let server = server.clone();
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let ws = WebSocketStream::from_raw_socket(
+                        TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
+                    run(server, ws, conn, write_timeout).await;
+                }
+                Err(e) => conn.spark.shared.finish(
+                    CloseKind::Normal,
+                    Some(SparkError::Transport(format!("upgrade failed: {e}"))),
+                ),
+            }
+        });
+        let mut res = full(StatusCode::SWITCHING_PROTOCOLS, "text/plain", "");
+        let h = res.headers_mut();
+        h.remove(header::CONTENT_TYPE);
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Ok(v) = HeaderValue::from_str(&accept) {
+            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        res
+    }
+}
+
+/// RFC 6455 §4.2.1 checks, each with a clear reason.
+fn check_handshake(req: &HttpRequest) -> Result<(), &'static str> {
+    if req.method() != Method::GET {
+        return Err("WebSocket upgrades must use GET");
+    }
+    let h = req.headers();
+    let is_ws = h
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_ws {
+        return Err("Upgrade header must be `websocket`");
+    }
+    if h.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+        return Err("Sec-WebSocket-Version must be 13");
+    }
+    match h.get(header::SEC_WEBSOCKET_KEY) {
+        Some(k) if k.len() == 24 => Ok(()),
+        _ => Err("Sec-WebSocket-Key missing or malformed"),
+    }
+}
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+fn to_ws(frame: Frame) -> WsMessage {
+    match frame {
+        Frame::Text(b) => match Utf8Bytes::try_from(b) {
+            Ok(t) => WsMessage::Text(t),
+            // Frames are built from valid UTF-8; should one ever not be, send bytes.
+            Err(_) => WsMessage::Binary(bytes::Bytes::new()),
+        },
+        Frame::Binary(b) => WsMessage::Binary(b),
+    }
+}
+
+/// How a connection loop ended.
+enum Exit {
+    /// The spark ended (application, heartbeat, broadcast): drain and close.
+    Ended,
+    /// The peer closed or the socket failed.
+    Gone(Option<SparkError>),
+    /// Too large a message: close 1009.
+    TooBig,
+    /// Writing stalled past `write_timeout`.
+    Stalled,
+}
+
+async fn run(server: Arc<Inner>, mut ws: Socket, conn: SparkConn, write_timeout: Duration) {
+    let SparkConn {
+        spark,
+        mut outgoing,
+        incoming,
+    } = conn;
+    let shared = spark.shared.clone();
+    // Connection listeners run before the first frame is read, so messages that arrive
+    // meanwhile wait in the socket and are delivered afterwards, in order.
+    let exit = if server.run_connection_listeners(&spark).await {
+        drive(&mut ws, &shared, &mut outgoing, &incoming, write_timeout).await
+    } else {
+        Exit::Ended
+    };
+    drop(incoming);
+    let close = match exit {
+        Exit::Ended => {
+            // Send what was queued before the end (last message, server::close).
+            let mut batch = 0;
+            while let Ok(frame) = outgoing.try_recv() {
+                if ws.feed(to_ws(frame)).await.is_err() {
+                    break;
+                }
+                batch += 1;
+                if batch >= shared.server.options.queue_size {
+                    break;
+                }
+            }
+            match shared.close_kind() {
+                Some(CloseKind::Code(code, reason)) => Some(CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: reason.into(),
+                }),
+                _ => None,
+            }
+        }
+        Exit::TooBig => {
+            let limit = shared.max_length();
+            shared.finish(CloseKind::Normal, Some(SparkError::MaxLength { limit }));
+            Some(CloseFrame {
+                code: CloseCode::Size,
+                reason: "Max payload size exceeded".into(),
+            })
+        }
+        Exit::Stalled => {
+            shared.finish(
+                CloseKind::Normal,
+                Some(SparkError::SlowPeer(format!(
+                    "a write did not complete within {write_timeout:?}"
+                ))),
+            );
+            // The socket is not draining: do not wait on it any longer.
+            return;
+        }
+        Exit::Gone(err) => {
+            shared.finish(CloseKind::Normal, err);
+            return;
+        }
+    };
+    // Close handshake, bounded in time: send our close, wait for the peer's.
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if ws.close(close).await.is_err() {
+            return;
+        }
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+async fn drive(
+    ws: &mut Socket,
+    shared: &Arc<crate::server::spark::SparkShared>,
+    outgoing: &mut mpsc::Receiver<Frame>,
+    incoming: &mpsc::Sender<Message>,
+    write_timeout: Duration,
+) -> Exit {
+    // A message the application's queue had no room for: reading pauses until it fits.
+    let mut pending: Option<Message> = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shared.close_signal.notified() => return Exit::Ended,
+            frame = outgoing.recv() => {
+                let Some(frame) = frame else { return Exit::Ended };
+                let write = async {
+                    ws.feed(to_ws(frame)).await?;
+                    let mut batch = 1;
+                    while batch < MAX_BATCH {
+                        match outgoing.try_recv() {
+                            Ok(frame) => ws.feed(to_ws(frame)).await?,
+                            Err(_) => break,
+                        }
+                        batch += 1;
+                    }
+                    ws.flush().await
+                };
+                match tokio::time::timeout(write_timeout, write).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Exit::Gone(transport_error(e)),
+                    Err(_) => return Exit::Stalled,
+                }
+            }
+            permit = incoming.reserve(), if pending.is_some() => {
+                // Err: the stream is gone, so the held message is dropped.
+                if let (Ok(permit), Some(msg)) = (permit, pending.take()) {
+                    permit.send(msg);
+                }
+            }
+            msg = ws.next(), if pending.is_none() => {
+                let frame = match msg {
+                    Some(Ok(WsMessage::Text(t))) => Frame::Text(t.into()),
+                    Some(Ok(WsMessage::Binary(b))) => Frame::Binary(b),
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {
+                        // tungstenite queues the pong answer; it goes out with the next
+                        // flush. The reference counts a ping frame as a heartbeat.
+                        shared.transport_pong();
+                        if let Err(e) = ws.flush().await {
+                            return Exit::Gone(transport_error(e));
+                        }
+                        continue;
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None => return Exit::Gone(None),
+                    Some(Ok(WsMessage::Frame(_))) => continue,
+                    Some(Err(WsError::Capacity(
+                        CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
+                    ))) => return Exit::TooBig,
+                    Some(Err(e)) => return Exit::Gone(transport_error(e)),
+                };
+                if let Some(msg) = shared.receive(frame) {
+                    if let Some(msg) = shared.dispatch(msg) {
+                        match incoming.try_reserve() {
+                            Ok(permit) => permit.send(msg),
+                            Err(mpsc::error::TrySendError::Full(())) => pending = Some(msg),
+                            Err(mpsc::error::TrySendError::Closed(())) => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn transport_error(e: WsError) -> Option<SparkError> {
+    match e {
+        WsError::ConnectionClosed | WsError::AlreadyClosed => None,
+        WsError::Io(ref io) if io.kind() == std::io::ErrorKind::ConnectionReset => None,
+        WsError::Protocol(ref p)
+            if matches!(
+                p,
+                tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake
+            ) =>
+        {
+            None
+        }
+        other => Some(SparkError::Transport(other.to_string())),
+    }
+}
