@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of primus-rs on a fresh machine: formatting and lints, the Rust unit and
+# integration tests (some start the real Node Primus server), and the node interop suite
+# (the official npm `primus` client against our server and against the real Node server).
+# It installs what it needs (npm packages from the lock files) and is safe to re-run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "node packages (tests/interop, pinned by package-lock.json)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "node and npm are required (Debian: apt-get install -y nodejs npm)" >&2
+  exit 1
+fi
+if [[ ! -d tests/interop/node_modules || tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]]; then
+  (cd tests/interop && npm ci --no-audit --no-fund)
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build (binaries the interop suites start)"
+cargo build --workspace --bins
+
+step "cargo test"
+cargo test --workspace
+
+step "node interop suite (official primus client vs our server and the Node reference)"
+PRIMUS_SERVER_BIN="$PWD/target/debug/primus-e2e-server" bash tests/interop/run.sh
