@@ -241,6 +241,12 @@ fn idle_phase(
         ));
     }
     let rss_after = procfs::rss_bytes(pid).unwrap_or(0);
+    if clients.dropped_count() > 0 {
+        row.notes.push(format!(
+            "idle: the server closed {} connection(s) after they were open",
+            clients.dropped_count()
+        ));
+    }
     let numbers = IdleNumbers {
         requested: params.idle,
         open: clients.open_count(),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -20,6 +21,8 @@ use crate::heartbeat;
 #[derive(Debug, Default)]
 struct Slot {
     open: AtomicBool,
+    /// Set when the server closed the connection (or it failed) after it was open.
+    dropped: AtomicBool,
     pings: AtomicU32,
 }
 
@@ -73,27 +76,36 @@ impl IdleClients {
                 break;
             }
             let last = (first + batch).min(count);
-            let mut pending = JoinSet::new();
+            // Each task reports whether it connected, then goes on holding the connection,
+            // so that heartbeats are answered from the first one on.
+            let (tx, mut rx) = mpsc::channel(last - first);
             for index in first..last {
                 let target = target.clone();
-                pending.spawn(async move {
-                    let result = match timeout(connect_timeout, target.connect(index)).await {
-                        Ok(result) => result,
-                        Err(_) => Err("connect timed out".to_string()),
-                    };
-                    (index, result)
+                let slots = slots.clone();
+                let tx = tx.clone();
+                clients.tasks.spawn(async move {
+                    match timeout(connect_timeout, target.connect(index)).await {
+                        Ok(Ok(ws)) => {
+                            slots[index].open.store(true, Ordering::Relaxed);
+                            let _ = tx.send(Ok(())).await;
+                            drop(tx);
+                            hold(ws, &slots[index]).await;
+                        }
+                        Ok(Err(e)) => {
+                            let _ = tx.send(Err(format!("#{index}: {e}"))).await;
+                        }
+                        Err(_) => {
+                            let _ = tx.send(Err(format!("#{index}: connect timed out"))).await;
+                        }
+                    }
                 });
             }
+            drop(tx);
             let mut opened = 0;
-            while let Some(joined) = pending.join_next().await {
-                match joined {
-                    Ok((index, Ok(ws))) => {
-                        opened += 1;
-                        slots[index].open.store(true, Ordering::Relaxed);
-                        clients.tasks.spawn(hold(ws, slots.clone(), index));
-                    }
-                    Ok((index, Err(e))) => clients.record_error(format!("#{index}: {e}")),
-                    Err(e) => clients.record_error(format!("task: {e}")),
+            while let Some(result) = rx.recv().await {
+                match result {
+                    Ok(()) => opened += 1,
+                    Err(e) => clients.record_error(e),
                 }
             }
             if opened == 0 {
@@ -118,6 +130,14 @@ impl IdleClients {
         self.slots
             .iter()
             .filter(|s| s.open.load(Ordering::Relaxed))
+            .count()
+    }
+
+    /// Connections that were open and then closed by the server (or failed).
+    pub fn dropped_count(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.dropped.load(Ordering::Relaxed))
             .count()
     }
 
@@ -153,8 +173,7 @@ impl IdleClients {
 }
 
 /// Keeps one connection open, answering pings, until the server closes it.
-async fn hold(mut ws: Ws, slots: Arc<[Slot]>, index: usize) {
-    let slot = &slots[index];
+async fn hold(mut ws: Ws, slot: &Slot) {
     while let Some(msg) = ws.next().await {
         match msg {
             Ok(Message::Text(text)) => {
@@ -174,4 +193,5 @@ async fn hold(mut ws: Ws, slots: Arc<[Slot]>, index: usize) {
         }
     }
     slot.open.store(false, Ordering::Relaxed);
+    slot.dropped.store(true, Ordering::Relaxed);
 }

@@ -228,6 +228,7 @@ fn cmd_compare(args: CompareArgs) -> Result<(), String> {
     };
     let params = params(shape, args.ping_interval);
     let rt = runtime(shape.threads)?;
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let rows = compare::run(
         &rt,
         &args.servers,
@@ -247,7 +248,12 @@ fn cmd_compare(args: CompareArgs) -> Result<(), String> {
         }
     }
     if let Some(path) = &args.markdown {
-        let info = run_info(&root);
+        let mut info = run_info(&root);
+        info.loadavg = loadavg
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ");
         let text = report::markdown(&info, &params, &rows);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -270,6 +276,7 @@ fn run_info(root: &std::path::Path) -> RunInfo {
         rustc: out("rustc", &["--version"]),
         node: out("node", &["--version"]),
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        loadavg: String::new(),
     }
 }
 
@@ -359,10 +366,11 @@ fn cmd_load(args: LoadArgs) -> Result<(), String> {
             + Duration::from_secs(10);
         let settled = rt.block_on(clients.wait_for_pings(shape.rounds, limit));
         println!(
-            "idle: {} of {} open connections answered {} pings (settled: {settled})",
+            "idle: {} of {} open connections answered {} pings (settled: {settled}), {} closed by the server",
             clients.settled_count(shape.rounds),
             clients.open_count(),
-            shape.rounds
+            shape.rounds,
+            clients.dropped_count()
         );
         if let (Some(before), Some(after)) = (rss0, args.pid.and_then(procfs::rss_bytes)) {
             let open = clients.open_count().max(1) as f64;

@@ -7,20 +7,29 @@
 //! keeps one timer per connection instead of one global timer.
 
 use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::heartbeat;
 
+/// Listen backlog (Node uses 511; 1024 is tokio's documented example value).
+const BACKLOG: u32 = 1024;
+
 /// Binds `127.0.0.1:<port>`, prints `listening <port>` and serves forever.
 ///
 /// `ping_interval` of zero turns the heartbeat off.
 pub async fn serve(port: u16, ping_interval: Duration) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    // An explicit backlog: `TcpListener::bind` gets 128 here, which overflows (and costs
+    // one-second SYN retries) when thousands of connections arrive at once.
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
+    let listener = socket.listen(BACKLOG)?;
     let bound = listener.local_addr()?.port();
     {
         let mut out = std::io::stdout().lock();

@@ -234,6 +234,9 @@ pub struct RunInfo {
     pub node: String,
     /// The command line that produced it.
     pub command: String,
+    /// `/proc/loadavg` when the run started (other work on the machine skews msg/s and
+    /// latency more than CPU per message).
+    pub loadavg: String,
 }
 
 /// The full markdown report.
@@ -256,6 +259,7 @@ pub fn markdown(info: &RunInfo, params: &Params, rows: &[Row]) -> String {
         info.commit, info.rustc, info.node
     );
     let _ = writeln!(out, "- command: `{}`", info.command);
+    let _ = writeln!(out, "- load average at start: {}", info.loadavg);
     let _ = writeln!(out, "\n## Scenarios\n");
     let _ = writeln!(
         out,
