@@ -132,6 +132,13 @@ impl<S> std::fmt::Debug for Running<S> {
     }
 }
 
+/// `run_until` must be spawnable.
+#[allow(dead_code)]
+fn _run_until_is_send(r: Running<NotFound>) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(r.run_until(std::future::pending()));
+}
+
 impl<S, B> Running<S>
 where
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -145,7 +152,7 @@ where
         self.local
     }
 
-    /// Accept connections until `shutdown` completes. Then: stop accepting, end every
+    /// Accept connections until `shutdown` completes or the Primus is destroyed. Then: stop accepting, end every
     /// spark with `reconnect` (clients come back to the next instance), and wait up to
     /// 5 s for open connections to finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), PrimusError> {
@@ -154,10 +161,13 @@ where
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
         let mut shutdown = std::pin::pin!(shutdown);
+        // `primus.destroy({close: true})` stops the listener too.
+        let mut destroyed = self.primus.inner.shutdown.subscribe();
         let secure = self.tls.is_some();
         loop {
             let (stream, remote) = tokio::select! {
                 _ = &mut shutdown => break,
+                _ = async { let _ = destroyed.wait_for(|d| *d).await; } => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
@@ -205,7 +215,11 @@ where
             });
         }
         drop(self.listener);
-        self.primus.destroy(DestroyOptions { reconnect: true });
+        // No-op when `destroy` already ran (it stopped us).
+        self.primus.destroy(DestroyOptions {
+            reconnect: true,
+            ..DestroyOptions::default()
+        });
         let primus = self.primus.clone();
         let _ = stop_tx.send(true);
         drop(alive_tx);

@@ -35,7 +35,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use tokio::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
 
 /// The version published in `/primus/spec`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -81,11 +82,26 @@ fn ser_ping<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Err
     }
 }
 
-/// How [`Primus::destroy`] ends the sparks.
-#[derive(Debug, Clone, Copy, Default)]
+/// How [`Primus::destroy`] ends the server (the reference's `destroy(options)`).
+#[derive(Debug, Clone, Copy)]
 pub struct DestroyOptions {
+    /// Also stop the HTTP listener of a standalone [`crate::Server`] running this Primus
+    /// (default `true`, like the reference).
+    pub close: bool,
     /// Let clients reconnect (no `primus::server::close`): use when restarting.
     pub reconnect: bool,
+    /// Wait this long before destroying (default: no wait).
+    pub timeout: Option<Duration>,
+}
+
+impl Default for DestroyOptions {
+    fn default() -> Self {
+        DestroyOptions {
+            close: true,
+            reconnect: false,
+            timeout: None,
+        }
+    }
 }
 
 /// A Primus server: owns `pathname`, tracks sparks, broadcasts.
@@ -109,6 +125,8 @@ pub(crate) struct Inner {
     log: HandlerList<LogHandler>,
     heartbeat_started: AtomicBool,
     destroyed: AtomicBool,
+    /// Flipped to `true` by `destroy({close: true})`; standalone servers watch it.
+    pub(crate) shutdown: watch::Sender<bool>,
     heartbeat_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -163,6 +181,7 @@ impl Primus {
                 log: HandlerList::default(),
                 heartbeat_started: AtomicBool::new(false),
                 destroyed: AtomicBool::new(false),
+                shutdown: watch::Sender::new(false),
                 heartbeat_task: Mutex::new(None),
             }),
         })
@@ -285,10 +304,22 @@ impl Primus {
         Ok(self.inner.broadcast_frame(&frame))
     }
 
-    /// End every spark (with `server::close` unless `reconnect`), stop the heartbeat and
-    /// run the `close` handlers. The HTTP listener, if [`crate::serve`] runs it, stops
-    /// separately through its shutdown signal.
+    /// End every spark (with `server::close` unless `reconnect`), stop the heartbeat,
+    /// stop a standalone server's listener (with `close`), and run the `close` handlers.
+    /// New connections are refused from then on. With `timeout`, all this happens that
+    /// long from now (in a background task).
     pub fn destroy(&self, opts: DestroyOptions) {
+        if let Some(delay) = opts.timeout {
+            let me = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                me.destroy(DestroyOptions {
+                    timeout: None,
+                    ..opts
+                });
+            });
+            return;
+        }
         if self.inner.destroyed.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -303,6 +334,9 @@ impl Primus {
         }
         for spark in self.inner.registry.snapshot() {
             spark.close(opts.reconnect);
+        }
+        if opts.close {
+            self.inner.shutdown.send_replace(true);
         }
         for h in self.inner.close.snapshot().iter() {
             h();

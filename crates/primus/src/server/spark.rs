@@ -119,7 +119,9 @@ pub(crate) struct SparkShared {
     /// Set once by `finish`; the transport closes after draining the queue.
     close: Mutex<Option<CloseKind>>,
     pub(crate) close_signal: Notify,
-    incoming: Mutex<Option<mpsc::Receiver<Message>>>,
+    /// Messages for the stream. Boxed: an idle channel costs a block of 32 slots, and a
+    /// pointer slot keeps that block small (memory per connection is a budget).
+    incoming: Mutex<Option<mpsc::Receiver<Box<Message>>>>,
     pub(crate) handlers: Handlers,
 }
 
@@ -128,7 +130,7 @@ pub(crate) struct SparkShared {
 pub(crate) struct SparkConn {
     pub(crate) spark: Spark,
     pub(crate) outgoing: mpsc::Receiver<Frame>,
-    pub(crate) incoming: mpsc::Sender<Message>,
+    pub(crate) incoming: mpsc::Sender<Box<Message>>,
 }
 
 /// A client connection. Cheap to clone; every clone is the same connection.
@@ -473,7 +475,7 @@ impl Stream for Spark {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         match guard.as_mut() {
-            Some(rx) => rx.poll_recv(cx),
+            Some(rx) => rx.poll_recv(cx).map(|m| m.map(|m| *m)),
             None => Poll::Ready(None),
         }
     }

@@ -263,11 +263,11 @@ async fn drive(
     ws: &mut Socket,
     shared: &Arc<crate::server::spark::SparkShared>,
     outgoing: &mut mpsc::Receiver<Frame>,
-    incoming: &mpsc::Sender<Message>,
+    incoming: &mpsc::Sender<Box<Message>>,
     write_timeout: Duration,
 ) -> Exit {
     // A message the application's queue had no room for: reading pauses until it fits.
-    let mut pending: Option<Message> = None;
+    let mut pending: Option<Box<Message>> = None;
     loop {
         tokio::select! {
             biased;
@@ -321,8 +321,8 @@ async fn drive(
                 if let Some(msg) = shared.receive(frame) {
                     if let Some(msg) = shared.dispatch(msg) {
                         match incoming.try_reserve() {
-                            Ok(permit) => permit.send(msg),
-                            Err(mpsc::error::TrySendError::Full(())) => pending = Some(msg),
+                            Ok(permit) => permit.send(Box::new(msg)),
+                            Err(mpsc::error::TrySendError::Full(())) => pending = Some(Box::new(msg)),
                             Err(mpsc::error::TrySendError::Closed(())) => {}
                         }
                     }
