@@ -1,0 +1,521 @@
+//! Shared helpers for the `server_*` integration tests: start a server in-process, speak
+//! raw HTTP and raw WebSocket (byte level) to it, and bound every wait in time.
+//!
+//! Each test file uses a subset of these helpers.
+#![allow(dead_code)]
+
+use primus::{Options, Primus};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The default bound for any single wait in these tests.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// Await `fut`, failing the test with `what` if it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    within_for(WAIT, what, fut).await
+}
+
+/// Await `fut`, failing the test with `what` if it takes longer than `limit`.
+pub async fn within_for<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
+    }
+}
+
+/// Poll `cond` every 10 ms until it holds, failing after `limit`.
+pub async fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    within_for(limit, what, async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
+/// A server running in the background; shut down when dropped (or with [`shutdown`]).
+///
+/// [`shutdown`]: TestServer::shutdown
+pub struct TestServer {
+    pub primus: Primus,
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), primus::PrimusError>>>,
+}
+
+impl TestServer {
+    /// Build a [`Primus`] from `options` and serve it on a free port of 127.0.0.1.
+    pub async fn start(options: Options) -> TestServer {
+        let primus = Primus::new(options).expect("valid options");
+        Self::serve(primus).await
+    }
+
+    /// Serve an already configured [`Primus`] (handlers registered before connections).
+    pub async fn serve(primus: Primus) -> TestServer {
+        let running = primus::Server::bind(primus.clone(), "127.0.0.1:0".parse().unwrap())
+            .iknowhttpsisbetter(true)
+            .start()
+            .await
+            .expect("server starts");
+        let addr = running.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(running.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            primus,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// `ws://127.0.0.1:<port><path>`.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// Ask the server to stop and wait for `run_until` to return.
+    pub async fn shutdown(mut self) -> Result<(), primus::PrimusError> {
+        drop(self.stop.take());
+        let task = self.task.take().expect("running");
+        within_for(Duration::from_secs(10), "run_until to return", task)
+            .await
+            .expect("server task did not panic")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+    }
+}
+
+/// Default options for tests: heartbeats off, so that no ping frame gets between a test
+/// and the frames it expects. Tests about the heartbeat turn it back on.
+pub fn quiet() -> Options {
+    Options::default().ping_interval(None)
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw HTTP
+// ---------------------------------------------------------------------------------------
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Send `request` (a complete HTTP/1.1 request; it should say `Connection: close`) and read
+/// the whole response until the server closes the connection or the body is complete.
+pub async fn http_raw(addr: SocketAddr, request: &str) -> HttpResponse {
+    within("an HTTP response", async {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.write_all(request.as_bytes())
+            .await
+            .expect("send request");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(res) = parse_response(&buf) {
+                return res;
+            }
+            let n = tcp.read(&mut chunk).await.expect("read response");
+            if n == 0 {
+                return parse_response(&buf).unwrap_or_else(|| {
+                    panic!(
+                        "connection closed before a full response: {:?}",
+                        String::from_utf8_lossy(&buf)
+                    )
+                });
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+}
+
+/// `GET path` with `Connection: close` and any `extra` header lines (each ending `\r\n`).
+pub async fn http_get(addr: SocketAddr, path: &str, extra: &str) -> HttpResponse {
+    http_raw(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n"),
+    )
+    .await
+}
+
+/// A complete response in `buf`, if there is one (Content-Length or chunked bodies).
+fn parse_response(buf: &[u8]) -> Option<HttpResponse> {
+    let end = find(buf, b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..end]).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next()?;
+    let status: u16 = status_line.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = &buf[end + 4..];
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let body = if let Some(len) = get("content-length") {
+        let len: usize = len.parse().ok()?;
+        if rest.len() < len {
+            return None;
+        }
+        rest[..len].to_vec()
+    } else if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        decode_chunked(rest)?
+    } else if status == 101 || status == 204 || status == 304 {
+        Vec::new()
+    } else {
+        // Body delimited by the end of the connection: only complete at EOF, which the
+        // caller handles by parsing again (we cannot tell here).
+        return None;
+    };
+    Some(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn decode_chunked(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = find(rest, b"\r\n")?;
+        let size_str = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_str.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        if rest.len() < size + 2 {
+            return None;
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw WebSocket client (byte level)
+// ---------------------------------------------------------------------------------------
+
+/// The `Sec-WebSocket-Key` of RFC 6455's example; its accept value is known.
+pub const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+pub const WS_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// One frame as the server sent it: the header bytes exactly as on the wire, and the
+/// payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFrame {
+    pub header: Vec<u8>,
+    pub payload: Vec<u8>,
+}
+
+impl RawFrame {
+    pub fn opcode(&self) -> u8 {
+        self.header[0] & 0x0f
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8(self.payload.clone()).expect("UTF-8 payload")
+    }
+    /// Header and payload, exactly as on the wire.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut v = self.header.clone();
+        v.extend_from_slice(&self.payload);
+        v
+    }
+}
+
+/// A WebSocket client over a plain `TcpStream`, handshake written by hand, so tests see
+/// (and control) every byte.
+pub struct RawWs {
+    pub tcp: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawWs {
+    /// Connect and upgrade `path`, with `extra` header lines (each ending `\r\n`).
+    pub async fn connect(addr: SocketAddr, path: &str, extra: &str) -> RawWs {
+        Self::try_connect(addr, path, extra)
+            .await
+            .unwrap_or_else(|res| panic!("expected 101, got {} {:?}", res.status, res.text()))
+    }
+
+    /// Like [`connect`](Self::connect), but returns the response when it is not a 101.
+    pub async fn try_connect(
+        addr: SocketAddr,
+        path: &str,
+        extra: &str,
+    ) -> Result<RawWs, HttpResponse> {
+        within("the WebSocket handshake", async {
+            let mut tcp = TcpStream::connect(addr).await.expect("connect");
+            let req = format!(
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\n\
+                 Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+            );
+            tcp.write_all(req.as_bytes()).await.expect("send handshake");
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let end = loop {
+                if let Some(end) = find(&buf, b"\r\n\r\n") {
+                    break end;
+                }
+                let n = tcp.read(&mut chunk).await.expect("read handshake");
+                assert!(n > 0, "closed during the handshake");
+                buf.extend_from_slice(&chunk[..n]);
+            };
+            let res = parse_response(&buf[..end + 4]);
+            match res {
+                Some(res) if res.status == 101 => {
+                    assert_eq!(res.header("sec-websocket-accept"), Some(WS_ACCEPT));
+                    assert!(res
+                        .header("upgrade")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("websocket")));
+                    Ok(RawWs {
+                        tcp,
+                        buf: buf[end + 4..].to_vec(),
+                    })
+                }
+                _ => {
+                    // Read the rest of the error response.
+                    loop {
+                        if let Some(res) = parse_response(&buf) {
+                            return Err(res);
+                        }
+                        let n = tcp.read(&mut chunk).await.expect("read response");
+                        if n == 0 {
+                            return Err(parse_response(&buf).expect("a response"));
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    async fn fill(&mut self, n: usize) -> std::io::Result<()> {
+        let mut chunk = [0u8; 8192];
+        while self.buf.len() < n {
+            let got = self.tcp.read(&mut chunk).await?;
+            if got == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..got]);
+        }
+        Ok(())
+    }
+
+    /// Read the next frame, or an error at EOF.
+    pub async fn try_read_frame(&mut self) -> std::io::Result<RawFrame> {
+        self.fill(2).await?;
+        let masked = self.buf[1] & 0x80 != 0;
+        assert!(!masked, "server frames must not be masked");
+        let (len, hlen) = match self.buf[1] & 0x7f {
+            126 => {
+                self.fill(4).await?;
+                (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
+            }
+            127 => {
+                self.fill(10).await?;
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.buf[2..10]);
+                (u64::from_be_bytes(b) as usize, 10)
+            }
+            n => (n as usize, 2),
+        };
+        self.fill(hlen + len).await?;
+        let header = self.buf[..hlen].to_vec();
+        let payload = self.buf[hlen..hlen + len].to_vec();
+        self.buf.drain(..hlen + len);
+        Ok(RawFrame { header, payload })
+    }
+
+    /// Read the next frame, failing the test after [`WAIT`].
+    pub async fn read_frame(&mut self) -> RawFrame {
+        within("a frame from the server", self.try_read_frame())
+            .await
+            .expect("a frame, not EOF")
+    }
+
+    /// Read frames until one that is not a heartbeat ping.
+    pub async fn read_non_ping(&mut self) -> RawFrame {
+        loop {
+            let f = self.read_frame().await;
+            if !f.payload.starts_with(b"\"primus::ping::") {
+                return f;
+            }
+        }
+    }
+
+    /// Send a masked frame with `opcode` (FIN set).
+    pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
+        let frame = masked_frame(opcode, payload);
+        self.tcp.write_all(&frame).await.expect("send frame");
+    }
+
+    /// Send a masked text frame.
+    pub async fn send_text(&mut self, text: &str) {
+        self.send_frame(0x1, text.as_bytes()).await;
+    }
+
+    /// Answer a close with an empty close frame (ignoring errors: the server may be gone).
+    pub async fn send_close(&mut self) {
+        let _ = self.tcp.write_all(&masked_frame(0x8, &[])).await;
+    }
+
+    /// Read until EOF (after a close), failing after [`WAIT`]. Returns the frames seen.
+    pub async fn read_to_eof(&mut self) -> Vec<RawFrame> {
+        within("the server to close the connection", async {
+            let mut frames = Vec::new();
+            while let Ok(f) = self.try_read_frame().await {
+                let is_close = f.opcode() == 0x8;
+                frames.push(f);
+                if is_close {
+                    self.send_close().await;
+                }
+            }
+            frames
+        })
+        .await
+    }
+}
+
+/// A client (masked) frame with FIN set.
+pub fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+    let mut out = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= u16::MAX as usize => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&MASK);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    out
+}
+
+/// A WebSocket header for a server (unmasked) text frame of `len` bytes.
+pub fn text_header(len: usize) -> Vec<u8> {
+    match len {
+        n if n < 126 => vec![0x81, n as u8],
+        n if n <= u16::MAX as usize => {
+            let mut v = vec![0x81, 126];
+            v.extend_from_slice(&(n as u16).to_be_bytes());
+            v
+        }
+        n => {
+            let mut v = vec![0x81, 127];
+            v.extend_from_slice(&(n as u64).to_be_bytes());
+            v
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// tokio-tungstenite client helpers
+// ---------------------------------------------------------------------------------------
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connect a tokio-tungstenite client.
+pub async fn ws_connect(url: &str) -> Ws {
+    within(
+        "a tungstenite connection",
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .expect("WebSocket handshake")
+    .0
+}
+
+/// The next text message, skipping heartbeat pings; `None` when the connection closed.
+pub async fn ws_next_text(ws: &mut Ws) -> Option<String> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    within("a text message", async {
+        loop {
+            match ws.next().await? {
+                Ok(Message::Text(t)) if t.starts_with("\"primus::ping::") => continue,
+                Ok(Message::Text(t)) => return Some(t.to_string()),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+}
+
+/// Send a text message.
+pub async fn ws_send(ws: &mut Ws, text: &str) {
+    use futures_util::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(text))
+        .await
+        .expect("send");
+}
+
+/// Install an echo `on_data` handler on every spark.
+pub fn echo(primus: &Primus) {
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            let _ = spark.write(msg.value());
+        });
+    });
+}
+
+/// Forward every new spark to a channel, so tests can act on the server side.
+pub fn sparks(primus: &Primus) -> tokio::sync::mpsc::UnboundedReceiver<primus::Spark> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    primus.on_connection(move |spark| {
+        let _ = tx.send(spark);
+    });
+    rx
+}
+
+/// Receive the next spark from [`sparks`], bounded in time.
+pub async fn next_spark(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<primus::Spark>,
+) -> primus::Spark {
+    within("a new spark", rx.recv()).await.expect("a spark")
+}
