@@ -124,44 +124,43 @@ fn echo_phase(
         note_errors(row, "warm-up", &warm);
     }
 
-    let me = std::process::id();
-    let (server_before, gen_before) = (procfs::cpu_seconds(pid), procfs::cpu_seconds(me));
-    let report = rt.block_on(clients.run(
-        params.messages,
-        params.in_flight,
-        params.size,
-        timeouts.echo_run,
-    ));
-    let (server_after, gen_after) = (procfs::cpu_seconds(pid), procfs::cpu_seconds(me));
-    note_errors(row, "echo", &report);
-
-    let per_msg = |before: Option<f64>, after: Option<f64>| match (before, after) {
-        (Some(b), Some(a)) if report.received > 0 => Some((a - b) * 1e6 / report.received as f64),
-        _ => None,
-    };
-    let numbers = EchoNumbers {
-        rate: report.rate(),
-        p50_us: report.percentile(0.50),
-        p99_us: report.percentile(0.99),
-        server_cpu_us: per_msg(server_before, server_after),
-        generator_cpu_us: per_msg(gen_before, gen_after),
-        received: report.received,
-        expected: report.expected,
-        pongs: report.pongs,
-    };
-    println!(
-        "   echo: {} connections, {}/{} echoes in {:.2}s = {:.0} msg/s, p50 {} µs, p99 {} µs, server CPU {} µs/msg, generator CPU {} µs/msg, {} pongs",
-        report.connections,
-        report.received,
-        report.expected,
-        report.elapsed.as_secs_f64(),
-        numbers.rate,
-        fmt_opt(numbers.p50_us),
-        fmt_opt(numbers.p99_us),
-        fmt_f(numbers.server_cpu_us),
-        fmt_f(numbers.generator_cpu_us),
-        report.pongs,
-    );
+    let mut rounds = Vec::with_capacity(params.repeat);
+    for round in 1..=params.repeat.max(1) {
+        let numbers = measured_round(rt, &mut clients, pid, params, timeouts, row);
+        println!(
+            "   echo round {round}: {}/{} echoes = {:.0} msg/s, p50 {} µs, p99 {} µs, server CPU {} µs/msg, generator CPU {} µs/msg, {} pongs",
+            numbers.received,
+            numbers.expected,
+            numbers.rate,
+            fmt_opt(numbers.p50_us),
+            fmt_opt(numbers.p99_us),
+            fmt_f(numbers.server_cpu_us),
+            fmt_f(numbers.generator_cpu_us),
+            numbers.pongs,
+        );
+        let complete = numbers.received == numbers.expected;
+        rounds.push(numbers);
+        if !complete || clients.len() == 0 {
+            break;
+        }
+    }
+    // Report the round with the median server CPU per message, whole, so that its numbers
+    // belong together; the spread goes into the notes.
+    rounds.sort_by(|a, b| {
+        let key = |n: &EchoNumbers| n.server_cpu_us.unwrap_or(f64::INFINITY);
+        key(a).total_cmp(&key(b))
+    });
+    if rounds.len() > 1 {
+        let cpu: Vec<String> = rounds.iter().map(|n| fmt_f(n.server_cpu_us)).collect();
+        let rate: Vec<String> = rounds.iter().map(|n| format!("{:.0}", n.rate)).collect();
+        row.notes.push(format!(
+            "echo: {} measured rounds, median shown; server CPU µs/msg {}; msg/s {}",
+            rounds.len(),
+            cpu.join(", "),
+            rate.join(", ")
+        ));
+    }
+    let numbers = rounds.swap_remove((rounds.len() - 1) / 2);
     row.echo = Some(numbers);
     if !server.is_running() {
         row.notes.push(format!(
@@ -172,6 +171,42 @@ fn echo_phase(
     rt.block_on(async move { drop(clients) });
     server.stop();
     Ok(())
+}
+
+/// One measured echo round, with the server's and the generator's CPU time around it.
+fn measured_round(
+    rt: &Runtime,
+    clients: &mut EchoClients,
+    pid: u32,
+    params: &Params,
+    timeouts: Timeouts,
+    row: &mut Row,
+) -> EchoNumbers {
+    let me = std::process::id();
+    let (server_before, gen_before) = (procfs::cpu_seconds(pid), procfs::cpu_seconds(me));
+    let report = rt.block_on(clients.run(
+        params.messages,
+        params.in_flight,
+        params.size,
+        timeouts.echo_run,
+    ));
+    let (server_after, gen_after) = (procfs::cpu_seconds(pid), procfs::cpu_seconds(me));
+    note_errors(row, "echo", &report);
+    let per_msg = |before: Option<f64>, after: Option<f64>| match (before, after) {
+        (Some(b), Some(a)) if report.received > 0 => Some((a - b) * 1e6 / report.received as f64),
+        _ => None,
+    };
+    EchoNumbers {
+        rate: report.rate(),
+        p50_us: report.percentile(0.50),
+        p99_us: report.percentile(0.99),
+        server_cpu_us: per_msg(server_before, server_after),
+        generator_cpu_us: per_msg(gen_before, gen_after),
+        connections: report.connections,
+        received: report.received,
+        expected: report.expected,
+        pongs: report.pongs,
+    }
 }
 
 fn note_errors(row: &mut Row, phase: &str, report: &EchoReport) {

@@ -70,6 +70,9 @@ struct LoadShape {
     /// Unmeasured messages per connection sent first.
     #[arg(long, default_value_t = 100)]
     warmup: usize,
+    /// Measured echo rounds per server in `compare` (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
     /// Idle connections for the memory scenario (0 skips it).
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
@@ -203,6 +206,7 @@ fn params(shape: &LoadShape, ping_interval_ms: u64) -> Params {
         in_flight: shape.in_flight.max(1),
         size: shape.size,
         warmup: shape.warmup,
+        repeat: shape.repeat.max(1),
         idle: shape.idle,
         ping_interval_ms,
         rounds: shape.rounds,

@@ -18,6 +18,8 @@ pub struct EchoNumbers {
     pub server_cpu_us: Option<f64>,
     /// Load generator CPU time per echoed message, µs.
     pub generator_cpu_us: Option<f64>,
+    /// Connections that took part.
+    pub connections: usize,
     /// Echoes received and verified.
     pub received: u64,
     /// Echoes expected.
@@ -91,6 +93,8 @@ pub struct Params {
     pub size: usize,
     /// Warm-up messages per connection before measuring.
     pub warmup: usize,
+    /// Measured echo rounds (the median one is reported).
+    pub repeat: usize,
     /// Idle connections.
     pub idle: usize,
     /// Server heartbeat interval, ms.
@@ -264,7 +268,8 @@ pub fn markdown(info: &RunInfo, params: &Params, rows: &[Row]) -> String {
     let _ = writeln!(
         out,
         "1. **echo**: {} connections × {} messages, {} in flight per connection, each a {}-byte \
-         JSON string literal, after {} warm-up messages per connection. Round trips are measured \
+         JSON string literal, after {} warm-up messages per connection; {} measured round(s) on \
+         the same connections, the one with the median server CPU per message shown. Round trips are measured \
          by the generator; server CPU = utime+stime from `/proc/<pid>/stat` before/after, divided \
          by the echoed messages. The generator ({} worker threads) runs on the same {}-CPU machine \
          and uses about one core, so msg/s and latency are bounded by it; CPU per message is the \
@@ -274,6 +279,7 @@ pub fn markdown(info: &RunInfo, params: &Params, rows: &[Row]) -> String {
         params.in_flight,
         params.size,
         params.warmup,
+        params.repeat,
         params.threads,
         m.cpus,
         params.ping_interval_ms
@@ -304,8 +310,8 @@ pub fn markdown(info: &RunInfo, params: &Params, rows: &[Row]) -> String {
         let mut parts = Vec::new();
         if let Some(e) = &row.echo {
             parts.push(format!(
-                "echo {}/{} messages verified, {} heartbeats answered",
-                e.received, e.expected, e.pongs
+                "echo {}/{} messages verified over {} connections, {} heartbeats answered",
+                e.received, e.expected, e.connections, e.pongs
             ));
         }
         if let Some(i) = &row.idle {

@@ -48,7 +48,10 @@ impl ServerKind {
     pub fn description(self) -> &'static str {
         match self {
             ServerKind::Ours => "primus-rs (`primus serve`)",
-            ServerKind::Raw => "raw tokio-tungstenite echo, default config",
+            ServerKind::Raw => {
+                "raw tokio-tungstenite echo, default `WebSocketConfig` \
+                 (its 128 KiB read buffer is allocated eagerly per connection)"
+            }
             ServerKind::Node => "Node Primus 8 reference server (ws transformer)",
         }
     }
