@@ -519,3 +519,53 @@ pub async fn next_spark(
 ) -> primus::Spark {
     within("a new spark", rx.recv()).await.expect("a spark")
 }
+
+// ---------------------------------------------------------------------------------------
+// Socket ownership (Linux): does this process still hold the server end of a connection?
+// ---------------------------------------------------------------------------------------
+
+/// Whether this process still has an open file descriptor for the TCP socket whose local
+/// address is `server` and whose peer is `client` (the server's end of a connection we
+/// opened). Reads `/proc/net/tcp` for the socket's inode and looks for it among
+/// `/proc/self/fd`. This observes resource release without touching the server's code.
+pub fn server_holds_socket(server: SocketAddr, client: SocketAddr) -> bool {
+    let hex = |a: SocketAddr| {
+        let std::net::IpAddr::V4(ip) = a.ip() else {
+            panic!("IPv4 only")
+        };
+        let o = ip.octets();
+        format!(
+            "{:02X}{:02X}{:02X}{:02X}:{:04X}",
+            o[3],
+            o[2],
+            o[1],
+            o[0],
+            a.port()
+        )
+    };
+    let (local, remote) = (hex(server), hex(client));
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1) == Some(&local.as_str()) && f.get(2) == Some(&remote.as_str()))
+                .then(|| f.get(9).map(|s| s.to_string()))
+                .flatten()
+        })
+        .filter(|inode| inode != "0")
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    fds.filter_map(Result::ok).any(|fd| {
+        std::fs::read_link(fd.path())
+            .ok()
+            .and_then(|p| p.to_str().map(str::to_owned))
+            .is_some_and(|link| inodes.iter().any(|i| link == format!("socket:[{i}]")))
+    })
+}
