@@ -74,8 +74,11 @@ pub struct ClientOptions {
     /// root certificates you trust. Required for secure URLs.
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// Received messages buffered for the [`Stream`](futures_util::Stream) side. When full the
-    /// client stops reading from the server until the application catches up.
+    /// Received messages buffered for the [`Stream`](futures_util::Stream) side (default 1024).
+    /// When full the client stops reading from the server until the application catches up
+    /// (back-pressure, no message is lost). Heartbeats are not read meanwhile either, so an
+    /// application that stops polling the stream for longer than `ping_timeout` goes
+    /// `offline` and reconnects. Drop the stream half if you only want events.
     pub incoming_capacity: usize,
     /// Capacity of the event channel (see [`Client::events`](super::Client::events)).
     pub event_capacity: usize,
