@@ -40,6 +40,22 @@ pub async fn serve(primus: Primus, addr: SocketAddr) -> Result<(), PrimusError> 
         .await
 }
 
+/// Pending connections the kernel may queue: the default of 128 overflows when thousands
+/// of clients reconnect at once (each overflow costs the client a 1 s SYN retry).
+const BACKLOG: u32 = 1024;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // A restarted server can bind its port again while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Builder of the standalone server.
 #[derive(Debug)]
 pub struct Server<S = NotFound> {
@@ -101,7 +117,7 @@ impl<S> Server<S> {
                 None
             }
         };
-        let listener = TcpListener::bind(self.addr).await?;
+        let listener = listen(self.addr)?;
         let local = listener.local_addr()?;
         Ok(Running {
             service: self.primus.service(self.app),

@@ -16,7 +16,7 @@ use super::registry::Handlers;
 use super::Inner;
 use crate::error::{SparkError, WriteError};
 use futures_util::{Sink, Stream};
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, HeaderValue, Uri};
 use primus_core::forwarded::Address;
 use primus_core::protocol;
 use primus_core::query::Query;
@@ -96,6 +96,29 @@ pub struct SparkInfo {
     pub extensions: http::Extensions,
 }
 
+impl SparkInfo {
+    /// Keep what a spark exposes of its request, in storage of its own.
+    ///
+    /// hyper's header values and URI are slices of the connection's read buffer (8 KiB
+    /// or more): keeping them would keep that buffer alive for the spark's whole life.
+    /// Copying the few bytes we need lets it go (memory per connection is a budget).
+    pub(crate) fn compact(parts: http::request::Parts, address: Address) -> SparkInfo {
+        let mut headers = HeaderMap::with_capacity(parts.headers.len());
+        for (name, value) in parts.headers.iter() {
+            let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+            headers.append(name.clone(), value);
+        }
+        let uri = Uri::try_from(parts.uri.to_string()).unwrap_or(parts.uri);
+        SparkInfo {
+            query: primus_core::query::parse(uri.query().unwrap_or("")),
+            headers,
+            address,
+            uri,
+            extensions: parts.extensions,
+        }
+    }
+}
+
 /// How a spark ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CloseKind {
@@ -119,18 +142,37 @@ pub(crate) struct SparkShared {
     /// Set once by `finish`; the transport closes after draining the queue.
     close: Mutex<Option<CloseKind>>,
     pub(crate) close_signal: Notify,
-    /// Messages for the stream. Boxed: an idle channel costs a block of 32 slots, and a
-    /// pointer slot keeps that block small (memory per connection is a budget).
-    incoming: Mutex<Option<mpsc::Receiver<Box<Message>>>>,
+    /// Messages for the stream, created on first use (apps that use `on_data` never pay
+    /// for it).
+    inbox: Mutex<Inbox>,
     pub(crate) handlers: Handlers,
 }
 
-/// The transport's side of a new spark: the outgoing queue to drain and the incoming
-/// queue to fill.
+/// The stream's queue. Boxed messages: tokio allocates a block of 32 slots per channel up
+/// front, and pointer slots keep that small (memory per connection is a budget).
+#[derive(Default)]
+struct Inbox {
+    rx: Option<mpsc::Receiver<Box<Message>>>,
+    /// The sending half until the transport takes it.
+    tx: Option<mpsc::Sender<Box<Message>>>,
+    /// The transport is done: no channel will be created any more.
+    closed: bool,
+}
+
+impl Inbox {
+    fn ensure(&mut self, capacity: usize) {
+        if self.rx.is_none() && !self.closed {
+            let (tx, rx) = mpsc::channel(capacity.max(1));
+            self.rx = Some(rx);
+            self.tx = Some(tx);
+        }
+    }
+}
+
+/// The transport's side of a new spark: the outgoing queue to drain.
 pub(crate) struct SparkConn {
     pub(crate) spark: Spark,
     pub(crate) outgoing: mpsc::Receiver<Frame>,
-    pub(crate) incoming: mpsc::Sender<Box<Message>>,
 }
 
 /// A client connection. Cheap to clone; every clone is the same connection.
@@ -176,7 +218,6 @@ impl Spark {
     pub(crate) fn create(server: Arc<Inner>, id: String, info: SparkInfo) -> SparkConn {
         let opts = &server.options;
         let (out_tx, out_rx) = mpsc::channel(opts.queue_size.max(1));
-        let (in_tx, in_rx) = mpsc::channel(opts.incoming_queue_size.max(1));
         let shared = Arc::new(SparkShared {
             id: Arc::from(id),
             info,
@@ -187,13 +228,12 @@ impl Spark {
             out: out_tx,
             close: Mutex::new(None),
             close_signal: Notify::new(),
-            incoming: Mutex::new(Some(in_rx)),
+            inbox: Mutex::new(Inbox::default()),
             handlers: Handlers::default(),
         });
         SparkConn {
             spark: Spark { shared, sink: None },
             outgoing: out_rx,
-            incoming: in_tx,
         }
     }
 
@@ -460,6 +500,21 @@ impl SparkShared {
         None
     }
 
+    /// The stream's sending half, for the transport (created if needed; `None` once the
+    /// transport is done). Call once and keep it.
+    pub(crate) fn take_inbox_sender(&self) -> Option<mpsc::Sender<Box<Message>>> {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        inbox.ensure(self.server.options.incoming_queue_size);
+        inbox.tx.take()
+    }
+
+    /// The transport is done: the stream ends once drained.
+    pub(crate) fn close_inbox(&self) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        inbox.closed = true;
+        inbox.tx = None;
+    }
+
     pub(crate) fn max_length(&self) -> usize {
         self.server.options.max_length
     }
@@ -469,12 +524,10 @@ impl Stream for Spark {
     type Item = Message;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
-        let mut guard = self
-            .shared
-            .incoming
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match guard.as_mut() {
+        let capacity = self.shared.server.options.incoming_queue_size;
+        let mut inbox = self.shared.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        inbox.ensure(capacity);
+        match inbox.rx.as_mut() {
             Some(rx) => rx.poll_recv(cx).map(|m| m.map(|m| *m)),
             None => Poll::Ready(None),
         }

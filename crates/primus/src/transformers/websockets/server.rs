@@ -19,7 +19,7 @@ use crate::service::{full, HttpRequest, HttpResponse, PeerInfo};
 use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderValue, Method, StatusCode};
 use hyper_util::rt::TokioIo;
-use primus_core::{forwarded, query, Frame};
+use primus_core::{forwarded, Frame};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -52,7 +52,7 @@ impl Server {
         // Memory per idle connection is a budget: tungstenite allocates its read buffer
         // eagerly (128 KiB by default). 4 KiB reads are plenty for chat-sized messages and
         // grow on demand for big ones.
-        config.read_buffer_size = 4096;
+        config.read_buffer_size = 1024;
         // We batch frames ourselves and flush once per batch.
         config.write_buffer_size = 0;
         config.max_write_buffer_size = options.max_length.saturating_mul(2).max(1 << 20);
@@ -100,13 +100,7 @@ impl Server {
             &parts.headers,
             &server.options.trusted_proxies,
         );
-        let info = SparkInfo {
-            query: query::parse(parts.uri.query().unwrap_or("")),
-            headers: parts.headers,
-            address,
-            uri: parts.uri,
-            extensions: parts.extensions,
-        };
+        let info = SparkInfo::compact(parts, address);
         let conn = match server.open_spark(info) {
             Ok(conn) => conn,
             Err(e) => return full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", e.to_string()),
@@ -194,17 +188,16 @@ async fn run(server: Arc<Inner>, mut ws: Socket, conn: SparkConn, write_timeout:
     let SparkConn {
         spark,
         mut outgoing,
-        incoming,
     } = conn;
     let shared = spark.shared.clone();
     // Connection listeners run before the first frame is read, so messages that arrive
     // meanwhile wait in the socket and are delivered afterwards, in order.
     let exit = if server.run_connection_listeners(&spark).await {
-        drive(&mut ws, &shared, &mut outgoing, &incoming, write_timeout).await
+        drive(&mut ws, &shared, &mut outgoing, write_timeout).await
     } else {
         Exit::Ended
     };
-    drop(incoming);
+    shared.close_inbox();
     let close = match exit {
         Exit::Ended => {
             // Send what was queued before the end (last message, server::close).
@@ -263,12 +256,19 @@ async fn drive(
     ws: &mut Socket,
     shared: &Arc<crate::server::spark::SparkShared>,
     outgoing: &mut mpsc::Receiver<Frame>,
-    incoming: &mpsc::Sender<Box<Message>>,
     write_timeout: Duration,
 ) -> Exit {
+    // The stream's queue, taken the first time a message has no data handler.
+    let mut incoming: Option<mpsc::Sender<Box<Message>>> = None;
     // A message the application's queue had no room for: reading pauses until it fits.
     let mut pending: Option<Box<Message>> = None;
     loop {
+        if pending.is_some() && incoming.is_none() {
+            incoming = shared.take_inbox_sender();
+            if incoming.is_none() {
+                pending = None;
+            }
+        }
         tokio::select! {
             biased;
             _ = shared.close_signal.notified() => return Exit::Ended,
@@ -292,7 +292,7 @@ async fn drive(
                     Err(_) => return Exit::Stalled,
                 }
             }
-            permit = incoming.reserve(), if pending.is_some() => {
+            permit = reserve(&incoming), if pending.is_some() => {
                 // Err: the stream is gone, so the held message is dropped.
                 if let (Ok(permit), Some(msg)) = (permit, pending.take()) {
                     permit.send(msg);
@@ -320,15 +320,27 @@ async fn drive(
                 };
                 if let Some(msg) = shared.receive(frame) {
                     if let Some(msg) = shared.dispatch(msg) {
-                        match incoming.try_reserve() {
-                            Ok(permit) => permit.send(Box::new(msg)),
-                            Err(mpsc::error::TrySendError::Full(())) => pending = Some(Box::new(msg)),
-                            Err(mpsc::error::TrySendError::Closed(())) => {}
+                        match incoming.as_ref().map(|tx| tx.try_reserve()) {
+                            Some(Ok(permit)) => permit.send(Box::new(msg)),
+                            Some(Err(mpsc::error::TrySendError::Closed(()))) => {}
+                            // Full, or no queue yet: hold it; the loop head makes the queue.
+                            _ => pending = Some(Box::new(msg)),
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// Wait for room in the stream's queue (there is always a sender once a message is
+/// pending).
+async fn reserve(
+    tx: &Option<mpsc::Sender<Box<Message>>>,
+) -> Result<mpsc::Permit<'_, Box<Message>>, mpsc::error::SendError<()>> {
+    match tx {
+        Some(tx) => tx.reserve().await,
+        None => Err(mpsc::error::SendError(())),
     }
 }
 
