@@ -666,6 +666,10 @@ impl FromIterator<(String, Value)> for Value {
 
 /// Formats numbers exactly like JavaScript's `Number.prototype.toString()` (which is what
 /// `JSON.stringify` uses), on the stack.
+///
+/// The digits come from `zmij` (the shortest digits that round-trip, closest to the value,
+/// ties to even: the digits ECMAScript asks for, and what `serde_json` itself uses); only
+/// the layout is JavaScript's.
 pub(crate) struct JsNumber {
     buf: [u8; 32],
     len: usize,
@@ -709,40 +713,9 @@ impl JsNumber {
             // Also maps -0 to "0".
             return self.write(format_args!("{}", value as i64));
         }
-        let abs = value.abs();
-        let mut sci = [0u8; 32];
-        let mut w = StackWriter {
-            buf: &mut sci,
-            len: 0,
-        };
-        let _ = write!(w, "{abs:e}");
-        let mut len = w.len;
-        if tie_possible(abs) {
-            // Rust's shortest digits break an exact tie between two equally close
-            // candidates upwards; JavaScript takes the even one. Rust's fixed-precision
-            // formatting rounds half to even, so use it when it still round-trips.
-            let k = sci[..len]
-                .iter()
-                .take_while(|&&b| b != b'e')
-                .filter(|b| b.is_ascii_digit())
-                .count();
-            let mut even = [0u8; 32];
-            let mut w = StackWriter {
-                buf: &mut even,
-                len: 0,
-            };
-            let _ = write!(w, "{abs:.prec$e}", prec = k.saturating_sub(1));
-            let even_len = w.len;
-            let round_trips = std::str::from_utf8(&even[..even_len])
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-                == Some(abs);
-            if round_trips {
-                sci = even;
-                len = even_len;
-            }
-        }
-        self.layout_sci(value < 0.0, &sci[..len])
+        let mut digits = zmij::Buffer::new();
+        let shortest = digits.format_finite(value.abs());
+        self.layout(value < 0.0, shortest)
     }
 
     /// `value`'s shortest `f32` digits, laid out as JavaScript lays out numbers.
@@ -754,16 +727,11 @@ impl JsNumber {
             return "null";
         }
         if value == 0.0 {
-            return self.write(format_args!("0"));
+            return "0";
         }
-        let mut sci = [0u8; 32];
-        let mut w = StackWriter {
-            buf: &mut sci,
-            len: 0,
-        };
-        let _ = write!(w, "{:e}", value.abs());
-        let len = w.len;
-        self.layout_sci(value < 0.0, &sci[..len])
+        let mut digits = zmij::Buffer::new();
+        let shortest = digits.format_finite(value.abs());
+        self.layout(value < 0.0, shortest)
     }
 
     fn write(&mut self, args: fmt::Arguments<'_>) -> &str {
@@ -782,119 +750,93 @@ impl JsNumber {
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("null")
     }
 
-    /// ECMAScript `Number::toString(x)` (radix 10) from the digits and exponent of Rust's
-    /// scientific notation (`1.2345e-7`, `1e21`) for a positive number.
-    fn layout_sci(&mut self, negative: bool, sci: &[u8]) -> &str {
-        let e_pos = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
-        let mut digits = [0u8; 20];
+    /// ECMAScript `Number::toString(x)` (radix 10) for the positive number that `shortest`
+    /// (`zmij`'s output: `123.45`, `0.001`, `1e+21`, `1.5e-7`) spells.
+    fn layout(&mut self, negative: bool, shortest: &str) -> &str {
+        let (mantissa, exp) = match shortest.split_once('e') {
+            Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+            None => (shortest, 0),
+        };
+        // The significant digits d1…dk, and n with value = 0.d1…dk × 10^n.
+        let mut digits = [0u8; 24];
         let mut k = 0usize;
-        for &b in &sci[..e_pos] {
-            if b.is_ascii_digit() && k < digits.len() {
-                digits[k] = b;
-                k += 1;
+        let mut int_digits = 0i32;
+        let mut leading_zeros = 0i32;
+        let mut seen_point = false;
+        for b in mantissa.bytes() {
+            match b {
+                b'.' => seen_point = true,
+                b'0'..=b'9' => {
+                    if !seen_point {
+                        int_digits += 1;
+                    }
+                    if k == 0 && b == b'0' {
+                        leading_zeros += 1;
+                    } else if k < digits.len() {
+                        digits[k] = b;
+                        k += 1;
+                    }
+                }
+                _ => {}
             }
         }
-        let exp: i32 = std::str::from_utf8(sci.get(e_pos + 1..).unwrap_or_default())
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        // value = 0.d1d2…dk × 10^n
-        let n = exp + 1;
+        while k > 1 && digits[k - 1] == b'0' {
+            k -= 1;
+        }
+        if k == 0 {
+            return "0";
+        }
+        let n = int_digits - leading_zeros + exp;
+        let k_i = k as i32;
+        // ASCII digits.
+        let ds = std::str::from_utf8(&digits[..k]).unwrap_or("0");
 
         let mut out = StackWriter {
             buf: &mut self.buf,
             len: 0,
         };
-        let _ = Self::layout(&mut out, negative, &digits[..k], k as i32, n);
+        let _ = (|| -> fmt::Result {
+            if negative {
+                out.write_char('-')?;
+            }
+            if k_i <= n && n <= 21 {
+                // 123, 100000000000000000000: the digits, then zeros.
+                out.write_str(ds)?;
+                for _ in 0..n - k_i {
+                    out.write_char('0')?;
+                }
+            } else if 0 < n && n <= 21 {
+                // 12.5
+                let n = n as usize;
+                out.write_str(&ds[..n])?;
+                out.write_char('.')?;
+                out.write_str(&ds[n..])?;
+            } else if -6 < n && n <= 0 {
+                // 0.000001
+                out.write_str("0.")?;
+                for _ in 0..-n {
+                    out.write_char('0')?;
+                }
+                out.write_str(ds)?;
+            } else {
+                // 1e+21, 1.5e-7
+                out.write_str(&ds[..1])?;
+                if k > 1 {
+                    out.write_char('.')?;
+                    out.write_str(&ds[1..])?;
+                }
+                let e = n - 1;
+                write!(
+                    out,
+                    "e{}{}",
+                    if e < 0 { '-' } else { '+' },
+                    e.unsigned_abs()
+                )?;
+            }
+            Ok(())
+        })();
         self.len = out.len;
         self.as_str()
-    }
-
-    fn layout(
-        out: &mut StackWriter<'_>,
-        negative: bool,
-        digits: &[u8],
-        k: i32,
-        n: i32,
-    ) -> fmt::Result {
-        // Digits are ASCII.
-        let ds = std::str::from_utf8(digits).map_err(|_| fmt::Error)?;
-        if negative {
-            out.write_char('-')?;
-        }
-        if k <= n && n <= 21 {
-            // 123, 1e21 - 1 style: digits then zeros.
-            out.write_str(ds)?;
-            for _ in 0..n - k {
-                out.write_char('0')?;
-            }
-        } else if 0 < n && n <= 21 {
-            // 12.5
-            let n = n as usize;
-            out.write_str(&ds[..n])?;
-            out.write_char('.')?;
-            out.write_str(&ds[n..])?;
-        } else if -6 < n && n <= 0 {
-            // 0.000001
-            out.write_str("0.")?;
-            for _ in 0..-n {
-                out.write_char('0')?;
-            }
-            out.write_str(ds)?;
-        } else {
-            // 1e+21, 1.5e-7
-            out.write_str(&ds[..1])?;
-            if k > 1 {
-                out.write_char('.')?;
-                out.write_str(&ds[1..])?;
-            }
-            let e = n - 1;
-            write!(
-                out,
-                "e{}{}",
-                if e < 0 { '-' } else { '+' },
-                e.unsigned_abs()
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// Whether the exact decimal value of `x` (positive, finite) has at most 18 significant
-/// digits, which is when the shortest round-trip digits (at most 17) can be an exact tie
-/// between two candidates.
-fn tie_possible(x: f64) -> bool {
-    let bits = x.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1 << 52) - 1);
-    let (mut m, mut e) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1 << 52), biased - 1075)
-    };
-    if m == 0 {
-        return false;
-    }
-    let tz = m.trailing_zeros();
-    m >>= tz;
-    e += tz as i32;
-    const LIMIT: u128 = 1_000_000_000_000_000_000; // 10^18
-    if e < 0 {
-        // x = m·5^-e / 10^-e; m is odd, so m·5^-e has no trailing decimal zeros.
-        if -e > 27 {
-            return false;
-        }
-        u128::from(m) * 5u128.pow(e.unsigned_abs()) < LIMIT
-    } else if e + 53 <= 128 {
-        // An integer below 2^128.
-        let mut v = u128::from(m) << e;
-        while v % 10 == 0 {
-            v /= 10;
-        }
-        v < LIMIT
-    } else {
-        // Beyond 2^128: rare, just check.
-        true
     }
 }
 
@@ -1146,21 +1088,10 @@ fn f32_to_f64(v: f32) -> f64 {
     if !v.is_finite() || v.fract() == 0.0 {
         return f64::from(v);
     }
-    let mut buf = [0u8; 32];
-    let mut w = StackWriter {
-        buf: &mut buf,
-        len: 0,
-    };
-    match write!(w, "{v:e}") {
-        Ok(()) => {
-            let len = w.len;
-            std::str::from_utf8(&buf[..len])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(f64::from(v))
-        }
-        Err(_) => f64::from(v),
-    }
+    zmij::Buffer::new()
+        .format_finite(v)
+        .parse()
+        .unwrap_or(f64::from(v))
 }
 
 fn int128<T: TryInto<i64> + TryInto<u64> + fmt::Display + Copy>(v: T) -> Result<Value, ValueError> {
@@ -2539,45 +2470,6 @@ impl<'de, D: Deserializer<'de, Error = ValueError>> VariantAccess<'de> for Varia
                 Unexpected::UnitVariant,
                 &"struct variant",
             )),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn digits_of(sci: &str) -> &str {
-        sci.split('e').next().unwrap_or("")
-    }
-
-    #[test]
-    fn ties_are_detected() {
-        // 1711846508418759.25: "…759.2" and "…759.3" are equally close.
-        let x = 6_847_386_033_675_037.0 / 4.0;
-        assert!(tie_possible(x));
-        assert_eq!(JsNumber::new().format_f64(x), "1711846508418759.2");
-        assert!(tie_possible(0.5));
-        assert!(tie_possible(1e20));
-        assert!(!tie_possible(0.1));
-        assert!(!tie_possible(5e-324));
-    }
-
-    proptest! {
-        /// Skipping the tie check is only done when the fixed-precision digits cannot
-        /// be a better (round-tripping) choice.
-        #[test]
-        fn tie_filter_is_sound(bits in any::<u64>()) {
-            let x = f64::from_bits(bits).abs();
-            prop_assume!(x.is_finite() && x != 0.0 && !tie_possible(x));
-            let shortest = format!("{x:e}");
-            let k = digits_of(&shortest).bytes().filter(u8::is_ascii_digit).count();
-            let exact = format!("{x:.prec$e}", prec = k - 1);
-            prop_assert!(
-                exact == shortest || exact.parse::<f64>().ok() != Some(x),
-                "{} vs {}", shortest, exact
-            );
         }
     }
 }
