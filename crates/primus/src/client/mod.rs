@@ -151,8 +151,31 @@ impl Client {
         Client::new(url, spec.configure(options)?)
     }
 
-    // TODO(server API): `Client::from_server(&Primus, url)` taking pathname, transformer,
-    // parser and ping interval from a server instance, once the server lands.
+    /// A client for a server built in this process (the reference's `primus.Socket`):
+    /// same pathname, transformer and parser (the very same instance, custom ones
+    /// included), and `ping_timeout` = `P + round(P/2)` from its `ping_interval`.
+    ///
+    /// ```no_run
+    /// # async fn f(primus: primus::Primus) -> Result<(), primus::client::ClientError> {
+    /// use primus::client::{Client, ClientOptions};
+    /// let client = Client::from_server(&primus, "http://127.0.0.1:8080", ClientOptions::default())?;
+    /// client.write(&"hello")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_server(
+        primus: &crate::Primus,
+        url: &str,
+        mut options: ClientOptions,
+    ) -> Result<Client, ClientError> {
+        options.pathname = primus.pathname().to_string();
+        options.parser = primus.parser().clone();
+        options.transformer = primus.spec().transformer;
+        options.ping_timeout = primus.options().ping_interval.map(|p| {
+            let ms = p.as_millis() as u64;
+            std::time::Duration::from_millis(ms + ms.div_ceil(2))
+        });
+        Client::new(url, options)
+    }
 
     /// Start connecting when [`manual`](ClientOptions::manual) is set. Returns `false` if the
     /// client has already ended. Calling it more than once, or without `manual`, does nothing.
