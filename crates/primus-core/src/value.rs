@@ -33,7 +33,7 @@
 //! # Nesting depth
 //!
 //! Dropping a [`Value`] is iterative, so even a value nested 100 000 levels deep (which
-//! only hand-written code can build: the JSON parser stops at 128 levels) is freed without
+//! only hand-written code can build: the JSON parser refuses 128 levels) is freed without
 //! overflowing the stack, and so is [`Display`](fmt::Display). Because `Value` implements
 //! [`Drop`], its containers cannot be moved out by a by-value `match`; use
 //! [`Value::take`] or the `into_*` methods ([`Value::into_array`], …) instead.
@@ -41,7 +41,7 @@
 //! [`to_value`] refuses to nest deeper than 512 levels (an error instead of a stack
 //! overflow on, say, a very long linked list). `Clone`, `Debug`, `PartialEq`,
 //! `Serialize` and [`from_value`] are recursive: keep values you build by hand within a
-//! few thousand levels.
+//! few hundred levels.
 
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -57,6 +57,11 @@ use std::fmt::{self, Write as _};
 pub use serde_json::Number;
 
 /// An object: string keys in insertion order (like a JavaScript object).
+///
+/// One difference: a JavaScript object lists integer-like keys (`"0"`, `"1"`, …) first, in
+/// numeric order, whatever the insertion order; a [`Map`] keeps the order it was given.
+/// `{"b":1,"1":2}` is re-encoded as is, where `JSON.stringify(JSON.parse(…))` would
+/// print `{"1":2,"b":1}`.
 pub type Map = IndexMap<String, Value>;
 
 /// How deep [`to_value`] nests before giving up with an error.
@@ -1040,10 +1045,12 @@ impl Serialize for Value {
 
 /// Convert any serde value into a [`Value`], without going through JSON text.
 ///
-/// Follows `serde_json::to_value` (externally tagged enums, `None`/`()` → `null`,
-/// newtype structs transparent, map keys must be strings, or numbers, booleans and chars,
-/// which are stringified), except that bytes become [`Value::Binary`] and non-finite
-/// floats become `null` instead of an error-free `null` *number*.
+/// Follows `serde_json::to_value`: externally tagged enums, `None`/`()` → `null`,
+/// newtype structs transparent, NaN and ±∞ → `null` (as `JSON.stringify` writes them),
+/// map keys must be strings, or numbers, booleans and chars, which are stringified.
+/// Differences: bytes (`serialize_bytes`) become [`Value::Binary`] rather than an array
+/// of numbers, an `f32` keeps its own shortest digits (`0.1f32` → `0.1`), and nesting
+/// deeper than 512 levels is an error.
 ///
 /// ```
 /// use primus_core::{to_value, Value};
