@@ -500,12 +500,30 @@ impl SparkShared {
         None
     }
 
-    /// The stream's sending half, for the transport (created if needed; `None` once the
-    /// transport is done). Call once and keep it.
-    pub(crate) fn take_inbox_sender(&self) -> Option<mpsc::Sender<Box<Message>>> {
+    /// A sender into the stream's queue (the queue is created on first use; `None` once
+    /// the transport is done). Transports that must not block use it with `try_reserve`.
+    pub(crate) fn inbox_sender(&self) -> Option<mpsc::Sender<Box<Message>>> {
         let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
         inbox.ensure(self.server.options.incoming_queue_size);
-        inbox.tx.take()
+        inbox.tx.clone()
+    }
+
+    /// Everything a transport does with an incoming frame, for transports that can wait:
+    /// decode and answer protocol messages ([`receive`](Self::receive)), then hand user
+    /// data to the data handlers or, without handlers, to the stream, waiting while its
+    /// queue is full (which is how a slow application slows its peer down).
+    #[allow(dead_code)] // the polling transformers (engine.io, sockjs) are its users
+    pub(crate) async fn deliver(self: &Arc<Self>, frame: Frame) {
+        let Some(msg) = self.receive(frame) else {
+            return;
+        };
+        let Some(msg) = self.dispatch(msg) else {
+            return;
+        };
+        if let Some(tx) = self.inbox_sender() {
+            // An error means the transport is done: the message has nowhere to go.
+            let _ = tx.send(Box::new(msg)).await;
+        }
     }
 
     /// The transport is done: the stream ends once drained.

@@ -264,7 +264,7 @@ async fn drive(
     let mut pending: Option<Box<Message>> = None;
     loop {
         if pending.is_some() && incoming.is_none() {
-            incoming = shared.take_inbox_sender();
+            incoming = shared.inbox_sender();
             if incoming.is_none() {
                 pending = None;
             }
