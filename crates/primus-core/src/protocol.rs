@@ -68,18 +68,42 @@ mod tests {
     fn splits_like_the_reference() {
         assert_eq!(
             parse("primus::ping::1795303241019"),
-            Some(Message { kind: "ping", value: "1795303241019" })
+            Some(Message {
+                kind: "ping",
+                value: "1795303241019"
+            })
         );
-        assert_eq!(parse("primus::id::"), Some(Message { kind: "id", value: "" }));
+        assert_eq!(
+            parse("primus::id::"),
+            Some(Message {
+                kind: "id",
+                value: ""
+            })
+        );
         assert_eq!(
             parse("primus::server::close"),
-            Some(Message { kind: "server", value: "close" })
+            Some(Message {
+                kind: "server",
+                value: "close"
+            })
         );
         // No second `::`: never a known type.
         assert_eq!(parse("primus::ping"), None);
         // A single colon: JavaScript's slice(last + 2) drops one character.
-        assert_eq!(parse("primus::pong:x12"), Some(Message { kind: "pong", value: "12" }));
-        assert_eq!(parse("primus::pong:"), Some(Message { kind: "pong", value: "" }));
+        assert_eq!(
+            parse("primus::pong:x12"),
+            Some(Message {
+                kind: "pong",
+                value: "12"
+            })
+        );
+        assert_eq!(
+            parse("primus::pong:"),
+            Some(Message {
+                kind: "pong",
+                value: ""
+            })
+        );
         assert_eq!(parse("xprimus::pong::1"), None);
     }
 
