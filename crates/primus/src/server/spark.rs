@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderValue, Uri};
 use primus_core::forwarded::Address;
 use primus_core::protocol;
 use primus_core::query::Query;
-use primus_core::{from_value, Frame, Value, ValueError};
+use primus_core::{Frame, Value, ValueError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
@@ -73,7 +73,7 @@ impl Message {
     /// # Ok(()) }
     /// ```
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
-        from_value(self.value.clone())
+        self.value.deserialize_into()
     }
     /// The value, consuming the message.
     pub fn into_value(self) -> Value {
