@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod engineio;
 pub mod forwarded;
 mod frame;
 pub mod parser;
