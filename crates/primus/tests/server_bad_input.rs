@@ -107,18 +107,12 @@ async fn oversize_message_closes_with_1009_and_a_max_length_error() {
     assert_eq!(big.len(), 2000);
     ws_send(&mut ws, &big).await;
 
-    let close = within("the close frame", async {
-        loop {
-            match ws.next().await {
-                Some(Ok(WsMessage::Close(frame))) => return frame,
-                Some(Ok(other)) => panic!("unexpected message {other:?}"),
-                Some(Err(e)) => panic!("expected a close frame, got error {e}"),
-                None => panic!("closed without a close frame"),
-            }
-        }
-    })
-    .await
-    .expect("a close frame with a status code");
+    let close = match within("the close frame", ws.next()).await {
+        Some(Ok(WsMessage::Close(frame))) => frame.expect("a close frame with a status code"),
+        Some(Ok(other)) => panic!("unexpected message {other:?}"),
+        Some(Err(e)) => panic!("expected a close frame, got error {e}"),
+        None => panic!("closed without a close frame"),
+    };
     assert_eq!(close.code, CloseCode::Size);
     assert_eq!(u16::from(close.code), 1009);
 

@@ -196,8 +196,7 @@ async fn start_err(cert: PathBuf, key: PathBuf) -> String {
     .tls(cert, key)
     .start()
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     match err {
         PrimusError::Tls(msg) => msg,
         other => panic!("expected PrimusError::Tls, got {other:?}"),
