@@ -8,9 +8,16 @@ use crate::{Frame, Value};
 use std::fmt::Debug;
 use std::sync::Arc;
 
+mod binary;
+pub mod ejson;
 mod json;
+mod msgpack;
+mod pack;
 
+pub use binary::Binary;
+pub use ejson::Ejson;
 pub use json::Json;
+pub use msgpack::MsgPack;
 
 /// An encoder/decoder pair for messages.
 ///
@@ -43,15 +50,21 @@ pub trait Parser: Send + Sync + Debug + 'static {
 /// A shared parser, as the server and client hold it.
 pub type SharedParser = Arc<dyn Parser>;
 
-/// Look up a built-in parser by its (case-insensitive) name.
+/// Look up a built-in parser by its (case-insensitive) name: `json`, `msgpack`, `ejson`
+/// or `binary`.
 ///
 /// ```
 /// assert_eq!(primus_core::parser::by_name("JSON").unwrap().name(), "json");
+/// assert_eq!(primus_core::parser::by_name("MsgPack").unwrap().name(), "msgpack");
+/// assert!(primus_core::parser::by_name("binary").unwrap().is_binary());
 /// assert!(primus_core::parser::by_name("nope").is_err());
 /// ```
 pub fn by_name(name: &str) -> Result<SharedParser, ParserError> {
     match name.to_ascii_lowercase().as_str() {
         "json" => Ok(Arc::new(Json)),
+        "msgpack" => Ok(Arc::new(MsgPack)),
+        "ejson" => Ok(Arc::new(Ejson)),
+        "binary" => Ok(Arc::new(Binary)),
         other => Err(ParserError::Unknown(other.to_string())),
     }
 }
@@ -67,6 +80,8 @@ pub enum ParserError {
     #[error("Failed to encode outgoing data: {0}")]
     Encode(String),
     /// No built-in parser has this name.
-    #[error("unknown parser `{0}`: use one of json, or pass your own `Parser`")]
+    #[error(
+        "unknown parser `{0}`: use one of json, msgpack, ejson, binary, or pass your own `Parser`"
+    )]
     Unknown(String),
 }
