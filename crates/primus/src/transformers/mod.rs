@@ -5,6 +5,7 @@
 //! for the Rust [`Client`](crate::client)). Transformers are an enum, not a trait: the set
 //! is closed and each one drains a spark's queue in its own way.
 
+pub mod engineio;
 pub mod websockets;
 
 use crate::error::PrimusError;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) enum Transformer {
     WebSockets(websockets::server::Server),
+    EngineIo(engineio::server::Server),
 }
 
 impl Transformer {
@@ -25,6 +27,7 @@ impl Transformer {
             "websockets" => Ok(Transformer::WebSockets(websockets::server::Server::new(
                 options,
             ))),
+            "engine.io" => Ok(Transformer::EngineIo(engineio::server::Server::new(options))),
             other => Err(PrimusError::UnknownTransformer(other.to_string())),
         }
     }
@@ -33,6 +36,7 @@ impl Transformer {
     pub(crate) fn name(&self) -> &'static str {
         match self {
             Transformer::WebSockets(_) => "websockets",
+            Transformer::EngineIo(_) => "engine.io",
         }
     }
 
@@ -40,6 +44,7 @@ impl Transformer {
     pub(crate) async fn handle(&self, server: &Arc<Inner>, req: HttpRequest) -> HttpResponse {
         match self {
             Transformer::WebSockets(t) => t.handle(server, req),
+            Transformer::EngineIo(t) => t.handle(server, req).await,
         }
     }
 }

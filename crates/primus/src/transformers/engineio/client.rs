@@ -1,0 +1,1 @@
+//! Client half of the `engine.io` transformer (see below).

@@ -1,0 +1,94 @@
+//! The `engine.io` transformer: Engine.IO long-polling with an upgrade to WebSocket, one
+//! Primus message per Engine.IO `message` packet (protocol.md §1.3, §1.4).
+//!
+//! - [`server`]: sessions, polling (`GET` drains, `POST` delivers), the WebSocket upgrade
+//!   with its probe exchange, Engine.IO heartbeats and the reference's error answers.
+//! - [`client`]: the Engine.IO transport of the Rust client (polling handshake, payloads,
+//!   upgrade, polling-only mode).
+//! - The packet codec is runtime-free and lives in [`primus_core::engineio`].
+//!
+//! Selecting it is the only change an application makes:
+//!
+//! ```
+//! let primus = primus::Primus::new(primus::Options::default().transformer("engine.io")).unwrap();
+//! assert_eq!(primus.spec().transformer, "engine.io");
+//! ```
+//!
+//! Protocol 3 (Primus 7 clients) is refused like the reference does unless
+//! [`Options::allow_eio3`](crate::Options::allow_eio3) is set. The Engine.IO timers are in
+//! [`Options::engineio`](crate::Options::engineio).
+
+pub mod client;
+pub mod server;
+
+use crate::server::Primus;
+use crate::transformers::Transformer;
+use serde::{Deserialize, Deserializer};
+use std::time::Duration;
+
+/// Engine.IO settings of the server (the reference passes them in `transport`).
+///
+/// These timers run in addition to Primus's own heartbeat (`ping_interval`); they are what
+/// reclaims abandoned sessions: a polling client that vanishes stops answering pings and
+/// its session ends `ping_interval + ping_timeout` later at the most; an upgrade that does
+/// not finish within `upgrade_timeout` is dropped and the session stays on polling.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct EngineIoOptions {
+    /// Time between Engine.IO pings (default 25 s, like engine.io 6).
+    #[serde(deserialize_with = "de_ms", alias = "ping_interval")]
+    pub ping_interval: Duration,
+    /// How long to wait for the pong before closing the session (default 20 s).
+    #[serde(deserialize_with = "de_ms", alias = "ping_timeout")]
+    pub ping_timeout: Duration,
+    /// How long an upgrade may take, from the WebSocket handshake to the `upgrade`
+    /// packet (default 10 s).
+    #[serde(deserialize_with = "de_ms", alias = "upgrade_timeout")]
+    pub upgrade_timeout: Duration,
+    /// Offer the WebSocket upgrade in the handshake and accept WebSocket connections
+    /// (default `true`). `false` serves polling only.
+    pub websocket: bool,
+}
+
+impl Default for EngineIoOptions {
+    fn default() -> Self {
+        EngineIoOptions {
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            websocket: true,
+        }
+    }
+}
+
+impl EngineIoOptions {
+    /// Set the Engine.IO ping interval and timeout.
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.ping_interval = interval;
+        self.ping_timeout = timeout;
+        self
+    }
+    /// Set the upgrade timeout.
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        self.upgrade_timeout = timeout;
+        self
+    }
+}
+
+fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
+}
+
+impl Primus {
+    /// How many Engine.IO sessions are live, including ones still handshaking or
+    /// closing (`None` when the transformer is not `engine.io`). Useful to check that
+    /// abandoned sessions are reclaimed.
+    pub fn engineio_sessions(&self) -> Option<usize> {
+        match &self.inner.transformer {
+            Transformer::EngineIo(t) => Some(t.session_count()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
