@@ -11,15 +11,19 @@ export { sleep };
 
 const socketClasses = new Map();
 
-/** `Primus.createSocket` for a pathname (cached: building one compiles the client). */
-export function socketClass(pathname = '/primus') {
-  if (!socketClasses.has(pathname)) {
-    socketClasses.set(
-      pathname,
-      Primus.createSocket({ transformer: 'websockets', pathname, parser: 'json' }),
-    );
+/** npm `primus@7` (Engine.IO protocol 3 on the engine.io transformer). */
+export const Primus7 = require('primus7');
+
+/**
+ * `Primus.createSocket` for a pathname, transformer and parser (cached: building one
+ * compiles the client). `lib` is the Primus module (`Primus7` for the v7 client).
+ */
+export function socketClass(pathname = '/primus', transformer = 'websockets', parser = 'json', lib = Primus) {
+  const key = `${pathname}|${transformer}|${parser}|${lib === Primus ? 8 : 7}`;
+  if (!socketClasses.has(key)) {
+    socketClasses.set(key, lib.createSocket({ transformer, pathname, parser }));
   }
-  return socketClasses.get(pathname);
+  return socketClasses.get(key);
 }
 
 /**
@@ -112,8 +116,10 @@ export class Inbox {
  * and collects `errors`.
  */
 export function connect(t, srv, options = {}) {
-  const { url = srv.url, pathname = srv.pathname, ...rest } = options;
-  const Socket = socketClass(pathname);
+  const {
+    url = srv.url, pathname = srv.pathname, transformer = 'websockets', parser = 'json', lib, ...rest
+  } = options;
+  const Socket = socketClass(pathname, transformer, parser, lib);
   const client = new Socket(url, {
     reconnect: { min: 50, max: 200, retries: 10 },
     ...rest,
