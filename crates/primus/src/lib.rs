@@ -26,6 +26,7 @@
 
 pub mod client;
 mod error;
+pub mod middleware;
 pub mod options;
 pub mod server;
 pub mod service;

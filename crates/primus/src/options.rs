@@ -58,6 +58,11 @@ pub struct Options {
     pub headers: String,
     /// CORS: exposed response headers.
     pub exposed: String,
+    /// Beyond the reference: also apply the CORS origin check to WebSocket upgrades
+    /// (default `false`, like the reference). Browsers send `Origin` on upgrades, so this
+    /// stops cross-site WebSocket hijacking.
+    #[serde(alias = "cors_upgrades")]
+    pub cors_upgrades: bool,
     /// Proxies whose `X-Forwarded-*` headers are trusted. Empty (the default, like the
     /// reference) trusts every peer's headers: set it when the server is reachable
     /// without going through your proxy, or clients can claim any address.
@@ -76,13 +81,6 @@ pub struct Options {
     /// too slow (default 30 s).
     #[serde(deserialize_with = "de_ms", alias = "write_timeout")]
     pub write_timeout: Duration,
-    /// `engine.io` transformer: also accept Engine.IO protocol 3 (Primus 7 clients), like
-    /// the reference's `transport: {allowEIO3: true}`. Default `false`: such clients get
-    /// `400 {"code":5,"message":"Unsupported protocol version"}`.
-    #[serde(alias = "allowEIO3", alias = "allow_eio3")]
-    pub allow_eio3: bool,
-    /// `engine.io` transformer: Engine.IO heartbeat and upgrade timers.
-    pub engineio: crate::transformers::engineio::EngineIoOptions,
     /// Spark id generator; default: 21-character nanoid-style ids.
     #[serde(skip)]
     pub id_generator: Option<IdGenerator>,
@@ -104,12 +102,11 @@ impl Default for Options {
             max_age: Duration::from_secs(30 * 24 * 3600),
             headers: String::new(),
             exposed: String::new(),
+            cors_upgrades: false,
             trusted_proxies: Vec::new(),
             queue_size: 1024,
             incoming_queue_size: 64,
             write_timeout: Duration::from_secs(30),
-            allow_eio3: false,
-            engineio: Default::default(),
             id_generator: None,
         }
     }
@@ -168,16 +165,6 @@ impl Options {
     /// ```
     pub fn id_generator(mut self, f: impl Fn() -> String + Send + Sync + 'static) -> Self {
         self.id_generator = Some(Arc::new(f));
-        self
-    }
-    /// Accept Engine.IO protocol 3 clients (`engine.io` transformer).
-    pub fn allow_eio3(mut self, allow: bool) -> Self {
-        self.allow_eio3 = allow;
-        self
-    }
-    /// Set the Engine.IO timers (`engine.io` transformer).
-    pub fn engineio(mut self, options: crate::transformers::engineio::EngineIoOptions) -> Self {
-        self.engineio = options;
         self
     }
     /// Set the outgoing queue bound.

@@ -19,6 +19,7 @@
 //! `serve_connection(..).with_upgrades()`; [`crate::serve`] does all of this for you.
 
 use crate::error::BoxError;
+use crate::middleware::{apply_headers, Ctx, Flow};
 use crate::server::{Inner, Primus};
 use bytes::{Buf, Bytes};
 use futures_util::future::BoxFuture;
@@ -52,12 +53,18 @@ pub struct PeerInfo {
 }
 
 impl PeerInfo {
+    /// The peer of a request.
+    #[allow(dead_code)] // kept for transformers that resolve peers from a whole request
     pub(crate) fn of<B>(req: &Request<B>) -> PeerInfo {
-        if let Some(p) = req.extensions().get::<PeerInfo>() {
+        Self::from_extensions(req.extensions())
+    }
+
+    /// The peer from request extensions: ours, else a plain `SocketAddr` one.
+    pub(crate) fn from_extensions(ext: &http::Extensions) -> PeerInfo {
+        if let Some(p) = ext.get::<PeerInfo>() {
             return *p;
         }
-        let remote = req
-            .extensions()
+        let remote = ext
             .get::<SocketAddr>()
             .copied()
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -175,30 +182,26 @@ where
     }
 }
 
-/// Answer a request under the pathname. The built-in endpoints run in the reference's
-/// order: `spec` first, then the no-cache headers, then the transformer.
+/// Answer a request under the pathname: the middleware stack first (built-in endpoints,
+/// CORS, authorization, your layers), then the transformer. Headers the layers collected
+/// are added to whatever response is sent.
 pub(crate) async fn handle(server: Arc<Inner>, req: HttpRequest) -> HttpResponse {
-    let path = req.uri().path();
-    if path.len() == server.pathname.len() + 5 && path.ends_with("/spec") {
-        let primus = Primus {
-            inner: server.clone(),
-        };
-        let body = serde_json::to_vec(&primus.spec()).unwrap_or_default();
-        let mut res = full(StatusCode::OK, "application/json", body);
-        set_len(&mut res);
-        return res;
-    }
     let upgrade = is_upgrade(&req);
-    let mut res = server.transformer.handle(&server, req).await;
-    if !upgrade {
-        let h = res.headers_mut();
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store, no-cache, must-revalidate, max-age=0"),
-        );
-        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    let (head, body) = req.into_parts();
+    let ctx = Ctx {
+        head,
+        response_headers: http::HeaderMap::new(),
+        upgrade,
+    };
+    match server.middleware.run(ctx).await {
+        Flow::Respond(res) => res,
+        Flow::Next(ctx) => {
+            let req = Request::from_parts(ctx.head, body);
+            let mut res = server.transformer.handle(&server, req).await;
+            apply_headers(&mut res, &ctx.response_headers);
+            res
+        }
     }
-    res
 }
 
 /// Whether the request asks for a connection upgrade.
@@ -227,11 +230,4 @@ pub(crate) fn full(
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
-}
-
-fn set_len(res: &mut HttpResponse) {
-    if let Some(n) = res.body().size_hint().exact() {
-        res.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
-    }
 }

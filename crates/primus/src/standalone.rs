@@ -26,6 +26,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long shutdown waits for connections to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -215,12 +218,23 @@ where
                         serve_conn(conn, &mut stop).await;
                     }
                     Some(acceptor) => {
-                        let stream = match acceptor.accept(stream).await {
-                            Ok(s) => s,
-                            Err(e) => {
-                                tracing::debug!(error = %e, "TLS handshake failed");
-                                return;
-                            }
+                        // A peer that never finishes the handshake must not hold a task:
+                        // bound it in time and give up on shutdown.
+                        let handshake =
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                        let stream = tokio::select! {
+                            r = handshake => match r {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            },
+                            _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
                         };
                         let conn = builder
                             .serve_connection(TokioIo::new(stream), hyper_svc)

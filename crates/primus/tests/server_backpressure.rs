@@ -195,7 +195,6 @@ async fn a_slow_stream_consumer_pauses_reading_without_losing_messages() {
 }
 
 #[tokio::test]
-#[ignore = "bug: the drain after end() (websockets/server.rs, Exit::Ended) has no timeout"]
 async fn ending_a_spark_with_a_backlog_releases_the_socket_of_a_peer_that_never_reads() {
     // end() with a last message bigger than the socket buffers, to a peer that neither reads
     // nor closes: the server should give up on the drain after `write_timeout` and close

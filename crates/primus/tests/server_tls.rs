@@ -228,7 +228,6 @@ async fn a_key_that_does_not_match_the_certificate_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "bug: standalone.rs TLS accept has no timeout and ignores the stop signal"]
 async fn shutdown_does_not_wait_for_a_client_stuck_before_its_tls_handshake() {
     // A client that opens TCP and never sends a ClientHello: graceful shutdown should stop
     // at once (as it does for an idle plain-HTTP connection), not wait the full grace.

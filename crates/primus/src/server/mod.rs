@@ -119,6 +119,8 @@ pub(crate) struct Inner {
     pub(crate) parser: SharedParser,
     pub(crate) transformer: Transformer,
     registry: Registry,
+    pub(crate) middleware: crate::middleware::Stack,
+    pub(crate) authorizer: std::sync::RwLock<Option<crate::middleware::Authorizer>>,
     connection: HandlerList<ConnectionHandler>,
     disconnection: HandlerList<SparkHandler>,
     close: HandlerList<CloseHandler>,
@@ -168,13 +170,15 @@ impl Primus {
         }
         let transformer = Transformer::by_name(&options.transformer, &options)?;
         let pathname = options.normalized_pathname();
-        Ok(Primus {
+        let primus = Primus {
             inner: Arc::new(Inner {
                 pathname,
                 parser,
                 transformer,
                 options,
                 registry: Registry::default(),
+                middleware: crate::middleware::Stack::default(),
+                authorizer: std::sync::RwLock::new(None),
                 connection: HandlerList::default(),
                 disconnection: HandlerList::default(),
                 close: HandlerList::default(),
@@ -184,7 +188,9 @@ impl Primus {
                 shutdown: watch::Sender::new(false),
                 heartbeat_task: Mutex::new(None),
             }),
-        })
+        };
+        crate::middleware::install_builtins(&primus);
+        Ok(primus)
     }
 
     /// The options the server was built with.

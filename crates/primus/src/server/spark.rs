@@ -97,6 +97,16 @@ pub struct SparkInfo {
 }
 
 impl SparkInfo {
+    /// [`compact`](Self::compact) with the address the `forwarded` layer resolved (or
+    /// resolved now, if that layer was removed).
+    pub(crate) fn from_head(
+        parts: http::request::Parts,
+        trusted: &[std::net::IpAddr],
+    ) -> SparkInfo {
+        let address = crate::middleware::resolve_address(&parts, trusted);
+        Self::compact(parts, address)
+    }
+
     /// Keep what a spark exposes of its request, in storage of its own.
     ///
     /// hyper's header values and URI are slices of the connection's read buffer (8 KiB

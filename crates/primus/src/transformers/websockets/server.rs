@@ -15,11 +15,11 @@ use crate::error::SparkError;
 use crate::options::Options;
 use crate::server::spark::{CloseKind, Message, SparkConn, SparkInfo};
 use crate::server::Inner;
-use crate::service::{full, HttpRequest, HttpResponse, PeerInfo};
+use crate::service::{full, HttpRequest, HttpResponse};
 use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderValue, Method, StatusCode};
 use hyper_util::rt::TokioIo;
-use primus_core::{forwarded, Frame};
+use primus_core::Frame;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -92,15 +92,8 @@ impl Server {
             .map(|key| derive_accept_key(key.as_bytes()))
             .unwrap_or_default();
         let on_upgrade = hyper::upgrade::on(&mut req);
-        let peer = PeerInfo::of(&req);
         let (parts, _body) = req.into_parts();
-        let address = forwarded::resolve(
-            peer.remote,
-            peer.secure,
-            &parts.headers,
-            &server.options.trusted_proxies,
-        );
-        let info = SparkInfo::compact(parts, address);
+        let info = SparkInfo::from_head(parts, &server.options.trusted_proxies);
         let conn = match server.open_spark(info) {
             Ok(conn) => conn,
             Err(e) => return full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", e.to_string()),
@@ -200,16 +193,18 @@ async fn run(server: Arc<Inner>, mut ws: Socket, conn: SparkConn, write_timeout:
     shared.close_inbox();
     let close = match exit {
         Exit::Ended => {
-            // Send what was queued before the end (last message, server::close).
-            let mut batch = 0;
-            while let Ok(frame) = outgoing.try_recv() {
-                if ws.feed(to_ws(frame)).await.is_err() {
-                    break;
+            // Send what was queued before the end (last message, server::close), within
+            // `write_timeout`: a peer that stopped reading must not hold the task forever.
+            let drain = async {
+                while let Ok(frame) = outgoing.try_recv() {
+                    ws.feed(to_ws(frame)).await?;
                 }
-                batch += 1;
-                if batch >= shared.server.options.queue_size {
-                    break;
-                }
+                ws.flush().await
+            };
+            match tokio::time::timeout(write_timeout, drain).await {
+                Ok(Ok(())) => {}
+                // The socket failed or stalled: no close handshake is possible.
+                _ => return,
             }
             match shared.close_kind() {
                 Some(CloseKind::Code(code, reason)) => Some(CloseFrame {
