@@ -81,6 +81,13 @@ pub struct Options {
     /// too slow (default 30 s).
     #[serde(deserialize_with = "de_ms", alias = "write_timeout")]
     pub write_timeout: Duration,
+    /// `engine.io` transformer: also accept Engine.IO protocol 3 (Primus 7 clients), like
+    /// the reference's `transport: {allowEIO3: true}`. Default `false`: such clients get
+    /// `400 {"code":5,"message":"Unsupported protocol version"}`.
+    #[serde(alias = "allowEIO3", alias = "allow_eio3")]
+    pub allow_eio3: bool,
+    /// `engine.io` transformer: Engine.IO heartbeat and upgrade timers.
+    pub engineio: crate::transformers::engineio::EngineIoOptions,
     /// Spark id generator; default: 21-character nanoid-style ids.
     #[serde(skip)]
     pub id_generator: Option<IdGenerator>,
@@ -107,6 +114,8 @@ impl Default for Options {
             queue_size: 1024,
             incoming_queue_size: 64,
             write_timeout: Duration::from_secs(30),
+            allow_eio3: false,
+            engineio: Default::default(),
             id_generator: None,
         }
     }
@@ -165,6 +174,16 @@ impl Options {
     /// ```
     pub fn id_generator(mut self, f: impl Fn() -> String + Send + Sync + 'static) -> Self {
         self.id_generator = Some(Arc::new(f));
+        self
+    }
+    /// Accept Engine.IO protocol 3 clients (`engine.io` transformer).
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.allow_eio3 = allow;
+        self
+    }
+    /// Set the Engine.IO timers (`engine.io` transformer).
+    pub fn engineio(mut self, options: crate::transformers::engineio::EngineIoOptions) -> Self {
+        self.engineio = options;
         self
     }
     /// Set the outgoing queue bound.
