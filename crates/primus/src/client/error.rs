@@ -11,7 +11,7 @@ pub enum ClientError {
     #[error("invalid client option: {0}")]
     InvalidOptions(String),
     /// The transformer has no Rust client yet.
-    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`")]
+    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets` and `engine.io`")]
     UnsupportedTransformer(String),
     /// Opening a connection failed (refused, DNS, TLS, rejected upgrade such as a 401).
     #[error("failed to connect: {0}")]

@@ -66,7 +66,7 @@ pub struct ClientOptions {
     pub pathname: String,
     /// Message parser; must be the server's. Default JSON.
     pub parser: SharedParser,
-    /// Transformer name (case-insensitive). Only `websockets` is implemented for now.
+    /// Transformer name (case-insensitive): `websockets` or `engine.io`.
     pub transformer: String,
     /// Options for the transports themselves (`transport`).
     pub transport: TransportOptions,
@@ -135,9 +135,7 @@ impl ClientOptions {
             return bad("pathname must be a plain path such as `/primus`");
         }
         self.transformer = self.transformer.to_ascii_lowercase();
-        if self.transformer != "websockets" {
-            return Err(ClientError::UnsupportedTransformer(self.transformer));
-        }
+        super::transport::Transport::by_name(&self.transformer)?;
         Ok(self)
     }
 }
@@ -147,6 +145,8 @@ impl ClientOptions {
 pub struct TransportOptions {
     /// Options of the `websockets` transformer.
     pub websockets: WebSocketOptions,
+    /// Options of the `engine.io` transformer (polling only, WebSocket only, base64).
+    pub engineio: crate::transformers::engineio::client::EngineIoClientOptions,
 }
 
 /// Options of the `websockets` transport.

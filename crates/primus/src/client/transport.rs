@@ -4,19 +4,21 @@
 
 use super::url::Endpoint;
 use super::{ClientError, ClientOptions};
-use crate::transformers::websockets;
+use crate::transformers::{engineio, websockets};
 use primus_core::Frame;
 
 /// Which transformer the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
     WebSockets,
+    EngineIo,
 }
 
 impl Transport {
     pub(crate) fn by_name(name: &str) -> Result<Self, ClientError> {
         match name.to_ascii_lowercase().as_str() {
             "websockets" => Ok(Transport::WebSockets),
+            "engine.io" => Ok(Transport::EngineIo),
             other => Err(ClientError::UnsupportedTransformer(other.to_string())),
         }
     }
@@ -31,14 +33,19 @@ impl Transport {
             Transport::WebSockets => Ok(Connection::WebSockets(
                 websockets::client::connect(endpoint, options).await?,
             )),
+            Transport::EngineIo => Ok(Connection::EngineIo(
+                engineio::client::connect(endpoint, options).await?,
+            )),
         }
     }
 }
 
 /// One open connection of some transport.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per client, never moved on a hot path
 pub(crate) enum Connection {
     WebSockets(websockets::client::Connection),
+    EngineIo(engineio::client::Connection),
 }
 
 impl Connection {
@@ -46,24 +53,28 @@ impl Connection {
     pub(crate) async fn recv(&mut self) -> Option<Result<Frame, ClientError>> {
         match self {
             Connection::WebSockets(c) => c.recv().await,
+            Connection::EngineIo(c) => c.recv().await,
         }
     }
 
     pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
         match self {
             Connection::WebSockets(c) => c.feed(frame).await,
+            Connection::EngineIo(c) => c.feed(frame).await,
         }
     }
 
     pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
         match self {
             Connection::WebSockets(c) => c.flush().await,
+            Connection::EngineIo(c) => c.flush().await,
         }
     }
 
     pub(crate) async fn close(&mut self) {
         match self {
             Connection::WebSockets(c) => c.close().await,
+            Connection::EngineIo(c) => c.close().await,
         }
     }
 }

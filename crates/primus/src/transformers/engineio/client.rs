@@ -1,1 +1,615 @@
-//! Client half of the `engine.io` transformer (see below).
+//! Client half of the `engine.io` transformer: an Engine.IO 4 client for the Rust
+//! [`Client`](crate::client::Client) (no maintained Rust Engine.IO client exists).
+//!
+//! It does what the reference's bundled `engine.io-client` does with Primus's settings
+//! (protocol.md §1.3): `GET <pathname>/?<query>&_primuscb=…&EIO=4&transport=polling&t=…&b64=1`
+//! for the handshake, long-polling `GET`s and `POST`s of `\x1e`-joined payloads, then
+//! (unless [`EngineIoClientOptions::upgrade`] is off, the reference's `websockets: false`)
+//! the upgrade: a WebSocket with the `sid`, `2probe` → `3probe`, the polling paused, `5`,
+//! and the WebSocket carries the session. Binary frames travel as `b<base64>` while
+//! [`EngineIoClientOptions::force_base64`] is on (Primus's choice); the server's pings
+//! are answered here, and a server that stops pinging for `pingInterval + pingTimeout`
+//! counts as gone.
+//!
+//! One task per connection runs the protocol; the driver sees frames through channels,
+//! so [`Connection::recv`] is cancel safe.
+
+use crate::client::net::{self, BoxedIo};
+use crate::client::url::Endpoint;
+use crate::client::{ClientError, ClientOptions};
+use crate::transformers::websockets::client::{query_with_cache_buster, yeast};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use primus_core::engineio::{self, Packet, Protocol};
+use primus_core::Frame;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+/// Options of the client's `engine.io` transport (`ClientOptions::transport.engineio`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EngineIoClientOptions {
+    /// Start with long-polling (default `true`). `false` connects with a WebSocket
+    /// straight away (engine.io-client's `transports: ['websocket']`).
+    pub polling: bool,
+    /// Upgrade to WebSocket when the server offers it (default `true`). `false` is the
+    /// reference client's `websockets: false`: polling only.
+    pub upgrade: bool,
+    /// Send binary frames as `b<base64>` text (default `true`, as Primus sets
+    /// `forceBase64`); `false` sends them as WebSocket binary messages once upgraded.
+    pub force_base64: bool,
+    /// Largest polling payload or WebSocket message accepted (default 10 MiB).
+    pub max_payload: usize,
+    /// Extra headers sent with every request (for example a bearer token).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for EngineIoClientOptions {
+    fn default() -> Self {
+        EngineIoClientOptions {
+            polling: true,
+            upgrade: true,
+            force_base64: true,
+            max_payload: crate::client::DEFAULT_MAX_MESSAGE_SIZE,
+            headers: Vec::new(),
+        }
+    }
+}
+
+impl EngineIoClientOptions {
+    /// Polling only (the reference's `websockets: false`).
+    pub fn polling_only() -> Self {
+        EngineIoClientOptions {
+            upgrade: false,
+            ..Default::default()
+        }
+    }
+    /// WebSocket only, no polling.
+    pub fn websocket_only() -> Self {
+        EngineIoClientOptions {
+            polling: false,
+            ..Default::default()
+        }
+    }
+}
+
+/// Frames handed to the task between two flushes, at most (then `flush` waits).
+const COMMANDS: usize = 8;
+/// Frames sent in one POST at most.
+const MAX_POST_BATCH: usize = 256;
+
+enum Command {
+    Send(Vec<Frame>),
+    Close,
+}
+
+/// An open Engine.IO session to a Primus server.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    incoming: mpsc::Receiver<Result<Frame, ClientError>>,
+    commands: mpsc::Sender<Command>,
+    buffered: Vec<Frame>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Send(v) => write!(f, "Send({})", v.len()),
+            Command::Close => f.write_str("Close"),
+        }
+    }
+}
+
+/// What the task needs to make requests.
+struct Target {
+    endpoint: Endpoint,
+    options: ClientOptions,
+    eio: EngineIoClientOptions,
+    /// `<pathname>/` (engine.io-client adds the trailing slash).
+    path: String,
+    /// The query up to and including `_primuscb`.
+    query: String,
+}
+
+impl Target {
+    fn url(&self, transport: &str, sid: Option<&str>) -> String {
+        let mut q = format!(
+            "{}{}EIO=4&transport={transport}&t={}",
+            self.query,
+            if self.query.is_empty() { "" } else { "&" },
+            yeast()
+        );
+        if self.eio.force_base64 {
+            q.push_str("&b64=1");
+        }
+        if let Some(sid) = sid {
+            q.push_str("&sid=");
+            q.push_str(&crate::client::url::encode_uri_component(sid));
+        }
+        format!("{}?{q}", self.path)
+    }
+
+    fn request(
+        &self,
+        method: http::Method,
+        url: &str,
+        body: Bytes,
+    ) -> Result<http::Request<Full<Bytes>>, ClientError> {
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header(http::header::HOST, self.endpoint.host.as_str());
+        if !body.is_empty() {
+            b = b.header(http::header::CONTENT_TYPE, "text/plain;charset=UTF-8");
+        }
+        if let Some(auth) = self.endpoint.basic_auth() {
+            b = b.header(http::header::AUTHORIZATION, auth);
+        }
+        for (k, v) in &self.eio.headers {
+            b = b.header(k.as_str(), v.as_str());
+        }
+        b.body(Full::new(body))
+            .map_err(|e| ClientError::InvalidOptions(format!("request header: {e}")))
+    }
+
+    async fn websocket(&self, sid: Option<&str>) -> Result<WebSocketStream<BoxedIo>, ClientError> {
+        let scheme = if self.endpoint.secure { "wss" } else { "ws" };
+        let url = format!(
+            "{scheme}://{}{}",
+            self.endpoint.host,
+            self.url("websocket", sid)
+        );
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ClientError::InvalidUrl(format!("`{url}`: {e}")))?;
+        if let Some(auth) = self.endpoint.basic_auth() {
+            if let Ok(v) = auth.parse() {
+                request.headers_mut().insert(http::header::AUTHORIZATION, v);
+            }
+        }
+        for (k, v) in &self.eio.headers {
+            let name = http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| ClientError::InvalidOptions(format!("header name `{k}`: {e}")))?;
+            let value = http::HeaderValue::from_str(v)
+                .map_err(|e| ClientError::InvalidOptions(format!("header `{k}` value: {e}")))?;
+            request.headers_mut().append(name, value);
+        }
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(self.eio.max_payload))
+            .max_frame_size(Some(self.eio.max_payload));
+        let io = net::connect(&self.endpoint, &self.options).await?;
+        let (ws, _) = tokio_tungstenite::client_async_with_config(request, io, Some(config))
+            .await
+            .map_err(|e| ClientError::Connect(e.to_string()))?;
+        Ok(ws)
+    }
+}
+
+/// An HTTP request in flight: the body, and the connection to reuse.
+type Poll = BoxFuture<'static, Result<(String, Option<SendRequest<Full<Bytes>>>), ClientError>>;
+
+/// A keep-alive HTTP/1.1 connection for polling requests, reopened when it closes.
+struct Http {
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Http {
+    /// Send one request; `Ok(body)` for a 200.
+    fn send(&mut self, target: &Target, req: http::Request<Full<Bytes>>) -> Poll {
+        let sender = self.sender.take().filter(|s| !s.is_closed());
+        let endpoint = target.endpoint.clone();
+        let options = target.options.clone();
+        let limit = target.eio.max_payload;
+        async move {
+            let mut sender = match sender {
+                Some(s) => s,
+                None => {
+                    let io = net::connect(&endpoint, &options).await?;
+                    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+                        .await
+                        .map_err(|e| ClientError::Connect(e.to_string()))?;
+                    tokio::spawn(conn);
+                    sender
+                }
+            };
+            sender
+                .ready()
+                .await
+                .map_err(|e| ClientError::Transport(e.to_string()))?;
+            let res = sender
+                .send_request(req)
+                .await
+                .map_err(|e| ClientError::Transport(e.to_string()))?;
+            let status = res.status();
+            let body = Limited::new(res.into_body(), limit)
+                .collect()
+                .await
+                .map_err(|e| ClientError::Transport(format!("reading a poll: {e}")))?
+                .to_bytes();
+            let text = String::from_utf8_lossy(&body).into_owned();
+            if status != http::StatusCode::OK {
+                return Err(ClientError::Transport(format!(
+                    "Engine.IO request failed: {status} {text}"
+                )));
+            }
+            Ok((text, Some(sender)))
+        }
+        .boxed()
+    }
+}
+
+/// Open a session: polling handshake (or WebSocket), then the protocol task.
+pub(crate) async fn connect(
+    endpoint: &Endpoint,
+    options: &ClientOptions,
+) -> Result<Connection, ClientError> {
+    let eio = options.transport.engineio.clone();
+    let target = Target {
+        endpoint: endpoint.clone(),
+        options: options.clone(),
+        path: format!("{}/", options.pathname.trim_end_matches('/')),
+        query: query_with_cache_buster(endpoint.query.as_deref().unwrap_or(""), &yeast()),
+        eio,
+    };
+    let (in_tx, incoming) = mpsc::channel(64);
+    let (commands, cmd_rx) = mpsc::channel(COMMANDS);
+    let session = if target.eio.polling {
+        let mut get = Http { sender: None };
+        let url = target.url("polling", None);
+        let req = target.request(http::Method::GET, &url, Bytes::new())?;
+        let (text, sender) = get.send(&target, req).await.map_err(|e| match e {
+            ClientError::Transport(m) => ClientError::Connect(m),
+            e => e,
+        })?;
+        get.sender = sender;
+        let packets = engineio::decode_payload(Protocol::V4, &text, usize::MAX)
+            .map_err(|e| ClientError::Connect(format!("bad handshake: {e}")))?;
+        let handshake = match packets.first() {
+            Some(Packet::Open(json)) => Handshake::parse(json)?,
+            _ => {
+                return Err(ClientError::Connect(
+                    "no open packet in the handshake".into(),
+                ))
+            }
+        };
+        Start::Polling(handshake, get)
+    } else {
+        let mut ws = target.websocket(None).await?;
+        let handshake = match ws.next().await {
+            Some(Ok(WsMessage::Text(t))) => match Packet::decode(Protocol::V4, t.as_str()) {
+                Ok(Packet::Open(json)) => Handshake::parse(&json)?,
+                _ => return Err(ClientError::Connect("no open packet".into())),
+            },
+            _ => return Err(ClientError::Connect("no open packet".into())),
+        };
+        Start::WebSocket(handshake, Box::new(ws))
+    };
+    let task = tokio::spawn(run(target, session, cmd_rx, in_tx));
+    Ok(Connection {
+        incoming,
+        commands,
+        buffered: Vec::new(),
+        task,
+    })
+}
+
+enum Start {
+    Polling(Handshake, Http),
+    WebSocket(Handshake, Box<WebSocketStream<BoxedIo>>),
+}
+
+/// The `open` packet's body.
+struct Handshake {
+    sid: String,
+    upgrades: Vec<String>,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+}
+
+impl Handshake {
+    fn parse(json: &str) -> Result<Self, ClientError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw {
+            sid: String,
+            #[serde(default)]
+            upgrades: Vec<String>,
+            ping_interval: u64,
+            ping_timeout: u64,
+        }
+        let raw: Raw = serde_json::from_str(json)
+            .map_err(|e| ClientError::Connect(format!("bad open packet: {e}")))?;
+        Ok(Handshake {
+            sid: raw.sid,
+            upgrades: raw.upgrades,
+            ping_interval: Duration::from_millis(raw.ping_interval),
+            ping_timeout: Duration::from_millis(raw.ping_timeout),
+        })
+    }
+
+    /// When the server counts as gone without a ping.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.ping_interval + self.ping_timeout
+    }
+}
+
+async fn run(
+    target: Target,
+    start: Start,
+    mut commands: mpsc::Receiver<Command>,
+    incoming: mpsc::Sender<Result<Frame, ClientError>>,
+) {
+    let result = match start {
+        Start::Polling(hs, get) => polling(&target, hs, get, &mut commands, &incoming).await,
+        Start::WebSocket(hs, ws) => {
+            let deadline = hs.deadline();
+            websocket(
+                &target,
+                &hs,
+                *ws,
+                Vec::new(),
+                deadline,
+                &mut commands,
+                &incoming,
+            )
+            .await
+        }
+    };
+    if let Err(e) = result {
+        let _ = incoming.send(Err(e)).await;
+    }
+}
+
+/// Deliver the packets of a payload; returns whether a ping came (and queues pongs).
+async fn take_packets(
+    packets: Vec<Packet>,
+    incoming: &mpsc::Sender<Result<Frame, ClientError>>,
+    replies: &mut Vec<Packet>,
+) -> Result<bool, ClientError> {
+    let mut pinged = false;
+    for p in packets {
+        let frame = match p {
+            Packet::Message(frame) => frame,
+            Packet::Ping(data) => {
+                pinged = true;
+                replies.push(Packet::Pong(data));
+                continue;
+            }
+            Packet::Close => return Err(ClientError::Transport("closed by the server".into())),
+            _ => continue,
+        };
+        if incoming.send(Ok(frame)).await.is_err() {
+            return Err(ClientError::Closed);
+        }
+    }
+    Ok(pinged)
+}
+
+async fn polling(
+    target: &Target,
+    hs: Handshake,
+    mut get: Http,
+    commands: &mut mpsc::Receiver<Command>,
+    incoming: &mpsc::Sender<Result<Frame, ClientError>>,
+) -> Result<(), ClientError> {
+    let mut post = Http { sender: None };
+    let mut deadline = hs.deadline();
+    let mut poll: Option<Poll> = None;
+    let mut posting: Option<Poll> = None;
+    let mut outbox: Vec<Packet> = Vec::new();
+    let mut probe: Option<BoxFuture<'static, Result<WebSocketStream<BoxedIo>, ClientError>>> =
+        if target.eio.upgrade && hs.upgrades.iter().any(|u| u == "websocket") {
+            Some(probe_upgrade(target, hs.sid.clone()))
+        } else {
+            None
+        };
+    // The upgraded socket, once probed: polling pauses, then `5` switches.
+    let mut upgraded: Option<WebSocketStream<BoxedIo>> = None;
+    let mut closing = false;
+    loop {
+        if let Some(ws) = upgraded.as_mut() {
+            if poll.is_none() && posting.is_none() {
+                ws.send(WsMessage::Text("5".into()))
+                    .await
+                    .map_err(|e| ClientError::Transport(e.to_string()))?;
+                let ws = upgraded.take().ok_or(ClientError::Closed)?;
+                return websocket(target, &hs, ws, outbox, deadline, commands, incoming).await;
+            }
+        } else if poll.is_none() && !closing {
+            let url = target.url("polling", Some(&hs.sid));
+            let req = target.request(http::Method::GET, &url, Bytes::new())?;
+            poll = Some(get.send(target, req));
+        }
+        if posting.is_none() && !outbox.is_empty() && upgraded.is_none() {
+            let n = outbox.len().min(MAX_POST_BATCH);
+            let batch: Vec<Packet> = outbox.drain(..n).collect();
+            let body = engineio::encode_payload(Protocol::V4, &batch);
+            let url = target.url("polling", Some(&hs.sid));
+            let req = target.request(http::Method::POST, &url, Bytes::from(body))?;
+            posting = Some(post.send(target, req));
+        }
+        if closing && posting.is_none() && outbox.is_empty() {
+            return Ok(());
+        }
+        tokio::select! {
+            res = async { poll.as_mut().expect("guarded").await }, if poll.is_some() => {
+                poll = None;
+                let (text, sender) = res?;
+                get.sender = sender;
+                let packets = engineio::decode_payload(Protocol::V4, &text, usize::MAX)
+                    .map_err(|e| ClientError::Transport(format!("bad payload: {e}")))?;
+                if take_packets(packets, incoming, &mut outbox).await? {
+                    deadline = hs.deadline();
+                }
+            }
+            res = async { posting.as_mut().expect("guarded").await }, if posting.is_some() => {
+                posting = None;
+                let (_, sender) = res?;
+                post.sender = sender;
+            }
+            res = async { probe.as_mut().expect("guarded").await }, if probe.is_some() => {
+                probe = None;
+                // A failed probe leaves the session on polling, as engine.io-client does.
+                if let Ok(ws) = res {
+                    upgraded = Some(ws);
+                }
+            }
+            cmd = commands.recv(), if !closing => match cmd {
+                Some(Command::Send(frames)) => {
+                    outbox.extend(frames.into_iter().map(Packet::Message));
+                }
+                Some(Command::Close) | None => {
+                    outbox.push(Packet::Close);
+                    closing = true;
+                    poll = None;
+                    upgraded = None;
+                }
+            },
+            _ = sleep_until(deadline) => {
+                return Err(ClientError::Transport("Engine.IO ping timeout".into()));
+            }
+        }
+    }
+}
+
+/// Open the WebSocket for an upgrade and run the probe exchange.
+fn probe_upgrade(
+    target: &Target,
+    sid: String,
+) -> BoxFuture<'static, Result<WebSocketStream<BoxedIo>, ClientError>> {
+    let t = Target {
+        endpoint: target.endpoint.clone(),
+        options: target.options.clone(),
+        eio: target.eio.clone(),
+        path: target.path.clone(),
+        query: target.query.clone(),
+    };
+    async move {
+        let mut ws = t.websocket(Some(&sid)).await?;
+        ws.send(WsMessage::Text("2probe".into()))
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        match ws.next().await {
+            Some(Ok(WsMessage::Text(t))) if t.as_str() == "3probe" => Ok(ws),
+            _ => Err(ClientError::Transport("upgrade probe failed".into())),
+        }
+    }
+    .boxed()
+}
+
+fn ws_message(packet: &Packet, force_base64: bool) -> WsMessage {
+    if !force_base64 {
+        if let Some(bin) = packet.encode_binary(Protocol::V4) {
+            return WsMessage::Binary(bin);
+        }
+    }
+    WsMessage::Text(Utf8Bytes::from(packet.encode(Protocol::V4)))
+}
+
+async fn websocket(
+    target: &Target,
+    hs: &Handshake,
+    mut ws: WebSocketStream<BoxedIo>,
+    pending: Vec<Packet>,
+    mut deadline: Instant,
+    commands: &mut mpsc::Receiver<Command>,
+    incoming: &mpsc::Sender<Result<Frame, ClientError>>,
+) -> Result<(), ClientError> {
+    let b64 = target.eio.force_base64;
+    let err = |e: tokio_tungstenite::tungstenite::Error| ClientError::Transport(e.to_string());
+    for p in &pending {
+        ws.feed(ws_message(p, b64)).await.map_err(err)?;
+    }
+    ws.flush().await.map_err(err)?;
+    loop {
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(Command::Send(frames)) => {
+                    for f in frames {
+                        ws.feed(ws_message(&Packet::Message(f), b64)).await.map_err(err)?;
+                    }
+                    ws.flush().await.map_err(err)?;
+                }
+                Some(Command::Close) | None => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                    return Ok(());
+                }
+            },
+            msg = ws.next() => {
+                let packet = match msg {
+                    Some(Ok(WsMessage::Text(t))) => Packet::decode(Protocol::V4, t.as_str()),
+                    Some(Ok(WsMessage::Binary(b))) => Packet::decode_binary(Protocol::V4, b),
+                    Some(Ok(WsMessage::Close(_))) | None => return Ok(()),
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(err(e)),
+                }
+                .map_err(|e| ClientError::Transport(format!("bad packet: {e}")))?;
+                let mut replies = Vec::new();
+                if take_packets(vec![packet], incoming, &mut replies).await? {
+                    deadline = hs.deadline();
+                }
+                for r in &replies {
+                    ws.send(ws_message(r, b64)).await.map_err(err)?;
+                }
+            }
+            _ = sleep_until(deadline) => {
+                return Err(ClientError::Transport("Engine.IO ping timeout".into()));
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// The next Primus frame; `None` when the session closed. Cancel safe.
+    pub(crate) async fn recv(&mut self) -> Option<Result<Frame, ClientError>> {
+        self.incoming.recv().await
+    }
+
+    /// Queue a frame (sent by the next [`flush`](Self::flush)).
+    pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
+        self.buffered.push(frame);
+        Ok(())
+    }
+
+    /// Hand the queued frames to the session (one POST or one WebSocket batch).
+    pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
+        if self.buffered.is_empty() {
+            return Ok(());
+        }
+        let frames = std::mem::take(&mut self.buffered);
+        self.commands
+            .send(Command::Send(frames))
+            .await
+            .map_err(|_| ClientError::Transport("the Engine.IO session ended".into()))
+    }
+
+    /// Close the session (a `close` packet over polling, a close frame on WebSocket).
+    pub(crate) async fn close(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.commands.send(Command::Close).await;
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -91,4 +91,14 @@ impl Primus {
             _ => None,
         }
     }
+
+    /// The Engine.IO transport a spark currently uses: `"polling"`, `"websocket"`, or
+    /// `None` when the spark is not an Engine.IO session (any more).
+    pub fn engineio_transport(&self, spark_id: &str) -> Option<&'static str> {
+        match &self.inner.transformer {
+            Transformer::EngineIo(t) => t.transport_of(spark_id),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
 }

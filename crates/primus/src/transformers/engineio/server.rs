@@ -191,6 +191,21 @@ impl Server {
             .len()
     }
 
+    /// The transport of the session whose spark has this id.
+    pub(crate) fn transport_of(&self, spark_id: &str) -> Option<&'static str> {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let session = match sessions.get(spark_id) {
+            Some(s) if s.spark.id_arc().as_ref() == spark_id => s,
+            _ => sessions
+                .values()
+                .find(|s| s.spark.id_arc().as_ref() == spark_id)?,
+        };
+        Some(match session.transport.load(Ordering::Acquire) {
+            WEBSOCKET => "websocket",
+            _ => "polling",
+        })
+    }
+
     fn session(&self, sid: &str) -> Option<Arc<Session>> {
         self.sessions
             .lock()

@@ -1,0 +1,287 @@
+//! The Rust client's `engine.io` transport (issue 4): against our own server and against
+//! the real Node Primus 8 server (`tests/interop/reference-server.mjs --transformer
+//! engine.io`), polling only, upgraded, and WebSocket only. Needs `node` for the
+//! reference half (a missing node is a failure, not a skip).
+
+use futures_util::StreamExt;
+use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
+use primus::transformers::engineio::client::EngineIoClientOptions;
+use primus::{Options, Primus, Server};
+use serde_json::{json, Value as Json};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The three ways to reach a server over engine.io.
+fn modes() -> [(&'static str, EngineIoClientOptions, &'static str); 3] {
+    [
+        ("upgraded", EngineIoClientOptions::default(), "websocket"),
+        (
+            "polling only",
+            EngineIoClientOptions::polling_only(),
+            "polling",
+        ),
+        (
+            "websocket only",
+            EngineIoClientOptions::websocket_only(),
+            "websocket",
+        ),
+    ]
+}
+
+fn options(engineio: EngineIoClientOptions) -> ClientOptions {
+    let mut o = ClientOptions {
+        transformer: "engine.io".into(),
+        reconnect: Backoff {
+            min: Duration::from_millis(20),
+            max: Some(Duration::from_millis(100)),
+            ..Backoff::default()
+        },
+        ..ClientOptions::default()
+    };
+    o.transport.engineio = engineio;
+    o
+}
+
+async fn ours() -> (Primus, String) {
+    let primus = Primus::new(Options::default().transformer("engine.io")).unwrap();
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| match msg.value().as_str() {
+            Some("end") => spark.end(Some(&"bye"), false),
+            _ => {
+                let _ = spark.write(msg.value());
+            }
+        });
+    });
+    let running = Server::bind(primus.clone(), "127.0.0.1:0".parse().unwrap())
+        .iknowhttpsisbetter(true)
+        .start()
+        .await
+        .unwrap();
+    let url = format!("http://{}", running.local_addr());
+    tokio::spawn(running.run_until(std::future::pending()));
+    (primus, url)
+}
+
+async fn wait_for(
+    events: &mut broadcast::Receiver<ClientEvent>,
+    pred: impl Fn(&ClientEvent) -> bool,
+) -> ClientEvent {
+    timeout(WAIT, async {
+        loop {
+            match events.recv().await {
+                Ok(ev) if pred(&ev) => return ev,
+                Ok(_) => {}
+                Err(e) => panic!("event stream failed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("event did not arrive in time")
+}
+
+async fn next_json(client: &mut Client) -> Json {
+    let msg = timeout(WAIT, client.next())
+        .await
+        .expect("a message in time")
+        .expect("stream open");
+    msg.decode().unwrap()
+}
+
+fn values() -> Vec<Json> {
+    vec![
+        json!("ünïcödé ☃ 😀"),
+        json!({"a": [1, {"b": null}], "c": "d"}),
+        json!(0),
+        json!(""),
+        json!("x".repeat(200_000)),
+    ]
+}
+
+#[tokio::test]
+async fn against_our_server_in_every_mode() {
+    for (label, engineio, transport) in modes() {
+        let (primus, url) = ours().await;
+        let mut client = Client::from_server(&primus, &url, options(engineio)).unwrap();
+        let mut events = client.events();
+        for v in values() {
+            client.write(&v).unwrap();
+        }
+        for v in values() {
+            assert_eq!(next_json(&mut client).await, v, "{label}");
+        }
+        let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
+        assert!(primus.spark(&id).is_some(), "{label}: id() is the spark id");
+        // The transport settles (the upgrade runs in the background).
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while primus.engineio_transport(&id) != Some(transport) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{label}: {transport}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Messages still flow after the upgrade.
+        for i in 0..100 {
+            client.write(&i).unwrap();
+        }
+        for i in 0..100 {
+            assert_eq!(next_json(&mut client).await, json!(i), "{label}");
+        }
+        // Server-side end: last message, then end without a reconnect.
+        client.write(&"end").unwrap();
+        assert_eq!(next_json(&mut client).await, json!("bye"));
+        wait_for(&mut events, |e| matches!(e, ClientEvent::End)).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while primus.engineio_sessions() != Some(0) {
+            assert!(tokio::time::Instant::now() < deadline, "{label}: session left");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_end_closes_the_session() {
+    for (label, engineio, _) in modes() {
+        let (primus, url) = ours().await;
+        let mut client = Client::from_server(&primus, &url, options(engineio)).unwrap();
+        client.write(&"hi").unwrap();
+        assert_eq!(next_json(&mut client).await, json!("hi"));
+        client.end();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while primus.engineio_sessions() != Some(0) || primus.connected() != 0 {
+            assert!(tokio::time::Instant::now() < deadline, "{label}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn reconnects_when_the_server_drops_the_session() {
+    let (primus, url) = ours().await;
+    let mut client = Client::from_server(
+        &primus,
+        &url,
+        options(EngineIoClientOptions::polling_only()),
+    )
+    .unwrap();
+    let mut events = client.events();
+    client.write(&"one").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("one"));
+    let id = client.id().await.unwrap();
+    primus.spark(&id).unwrap().close(true);
+    wait_for(&mut events, |e| matches!(e, ClientEvent::Reconnected(_))).await;
+    client.write(&"two").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("two"));
+    assert_ne!(client.id().await.unwrap(), id);
+}
+
+// ---------------------------------------------------------------------------------------
+// Against the real Node Primus server
+// ---------------------------------------------------------------------------------------
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn ensure_npm_deps() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let interop = repo_root().join("tests/interop");
+        if !interop.join("node_modules/engine.io").exists() {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&interop)
+                .status()
+                .expect("npm is needed to install the reference server (tests/interop)");
+            assert!(status.success(), "npm ci failed in tests/interop");
+        }
+    });
+}
+
+/// The reference server with the engine.io transformer; killed on drop.
+struct NodeServer {
+    child: Child,
+    port: u16,
+}
+
+impl NodeServer {
+    fn start() -> NodeServer {
+        ensure_npm_deps();
+        let root = repo_root();
+        let mut child = Command::new("node")
+            .arg(root.join("tests/interop/reference-server.mjs"))
+            .args(["--port", "0", "--transformer", "engine.io"])
+            .current_dir(&root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("`node` must be installed to run the reference interop tests");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(WAIT)
+            .expect("reference server did not print `listening <port>`");
+        let port = line
+            .strip_prefix("listening ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        NodeServer { child, port }
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn against_the_node_reference_server() {
+    let node = NodeServer::start();
+    let url = format!("http://127.0.0.1:{}", node.port);
+    for (label, engineio, _) in modes() {
+        let mut client = Client::new(&url, options(engineio)).unwrap();
+        let mut events = client.events();
+        for v in values() {
+            client.write(&v).unwrap();
+        }
+        for v in values() {
+            assert_eq!(next_json(&mut client).await, v, "{label}");
+        }
+        client.write(&json!({"cmd": "info"})).unwrap();
+        let info = next_json(&mut client).await;
+        let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
+        assert_eq!(info["id"], json!(id), "{label}: id() is the spark id");
+        assert_eq!(info["query"]["EIO"], json!("4"));
+        assert!(info["query"]["_primuscb"].is_string());
+        // Enough time for the upgrade (if any), then more traffic.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for i in 0..50 {
+            client.write(&i).unwrap();
+        }
+        for i in 0..50 {
+            assert_eq!(next_json(&mut client).await, json!(i), "{label}");
+        }
+        client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
+        assert_eq!(next_json(&mut client).await, json!("bye"));
+        wait_for(&mut events, |e| matches!(e, ClientEvent::End)).await;
+    }
+}
