@@ -30,4 +30,4 @@ step "cargo test"
 cargo test --workspace
 
 step "node interop suite (official primus client vs our server and the Node reference)"
-PRIMUS_SERVER_BIN="$PWD/target/debug/primus-e2e-server" bash tests/interop/run.sh
+PRIMUS_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus-e2e-server" bash tests/interop/run.sh
