@@ -126,6 +126,28 @@ forEachServer('engine.io', (server) => {
     await ended;
   });
 
+  for (const websockets of [true, false]) {
+    test(`Primus client (engine.io, binary parser${websockets ? '' : ', websockets: false'}): b<base64> frames both ways`, T, async (t) => {
+      const srv = await serverFor(t, server, { ...ENGINE_IO, parser: 'binary' });
+      const client = await connectOpen(t, srv, { ...ENGINE_IO, parser: 'binary', websockets });
+      if (websockets) {
+        await waitFor(() => client.socket.transport.name === 'websocket', { what: 'the upgrade' });
+      }
+      for (const value of ['ünï ☃ 😀', { a: 1, b: [true, null, 'x'] }, 0, -1.5, [1, [2, { c: 'd' }]]]) {
+        const [echo] = await roundTrip(client, value);
+        assert.deepEqual(echo, value);
+      }
+      // (The reference cannot binary-pack its `info` answer; `count` works on both.)
+      const [counted] = await roundTrip(client, { cmd: 'count' });
+      assert.equal(counted.count, 1);
+      assert.equal(await sparkId(client), client.socket.id);
+      assert.equal(client.socket.transport.name, websockets ? 'websocket' : 'polling');
+      const ended = once(client, 'end', 10_000);
+      client.write({ cmd: 'end' });
+      await ended;
+    });
+  }
+
   test('Primus client (engine.io): a client that ends closes its spark', T, async (t) => {
     const srv = await serverFor(t, server, ENGINE_IO);
     const watcher = await connectOpen(t, srv, ENGINE_IO);
