@@ -197,9 +197,9 @@ async fn a_slow_stream_consumer_pauses_reading_without_losing_messages() {
 #[tokio::test]
 async fn ending_a_spark_with_a_backlog_releases_the_socket_of_a_peer_that_never_reads() {
     // end() with a last message bigger than the socket buffers, to a peer that neither reads
-    // nor closes: the server should give up on the drain after `write_timeout` and close
-    // the socket (as `drive` does for stalled writes), instead of holding it until the
-    // peer's TCP stack times out.
+    // nor closes: the server gives up on the drain after `write_timeout` and closes the
+    // socket (as `drive` does for stalled writes), instead of holding it until the peer's
+    // TCP stack times out. (Regression test: the drain used to wait forever.)
     let write_timeout = Duration::from_millis(300);
     let server = TestServer::start(quiet().write_timeout(write_timeout)).await;
     let mut new_sparks = sparks(&server.primus);
