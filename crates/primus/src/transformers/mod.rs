@@ -6,6 +6,7 @@
 //! is closed and each one drains a spark's queue in its own way.
 
 pub mod engineio;
+pub mod sockjs;
 pub mod websockets;
 
 use crate::error::PrimusError;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) enum Transformer {
     WebSockets(websockets::server::Server),
+    SockJs(sockjs::server::Server),
     EngineIo(engineio::server::Server),
 }
 
@@ -28,6 +30,7 @@ impl Transformer {
                 options,
             ))),
             "engine.io" => Ok(Transformer::EngineIo(engineio::server::Server::new(options))),
+            "sockjs" => Ok(Transformer::SockJs(sockjs::server::Server::new(options)?)),
             other => Err(PrimusError::UnknownTransformer(other.to_string())),
         }
     }
@@ -36,6 +39,7 @@ impl Transformer {
     pub(crate) fn name(&self) -> &'static str {
         match self {
             Transformer::WebSockets(_) => "websockets",
+            Transformer::SockJs(_) => "sockjs",
             Transformer::EngineIo(_) => "engine.io",
         }
     }
@@ -44,6 +48,7 @@ impl Transformer {
     pub(crate) async fn handle(&self, server: &Arc<Inner>, req: HttpRequest) -> HttpResponse {
         match self {
             Transformer::WebSockets(t) => t.handle(server, req),
+            Transformer::SockJs(t) => t.handle(server, req).await,
             Transformer::EngineIo(t) => t.handle(server, req).await,
         }
     }

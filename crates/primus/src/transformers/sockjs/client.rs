@@ -1,0 +1,1 @@
+//! Client half of the `sockjs` transformer (work in progress).
