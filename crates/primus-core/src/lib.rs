@@ -20,7 +20,7 @@ mod frame;
 pub mod parser;
 pub mod protocol;
 pub mod query;
-pub mod sockjs;
+pub mod reserved;
 pub mod value;
 
 pub use frame::Frame;

@@ -10,7 +10,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum PrimusError {
     /// The transformer name is not one we ship.
-    #[error("unknown transformer `{0}`: use one of websockets, engine.io, sockjs")]
+    #[error("unknown transformer `{0}`: use one of websockets, engine.io")]
     UnknownTransformer(String),
     /// The parser name is not one we ship.
     #[error(transparent)]
@@ -48,6 +48,13 @@ pub enum WriteError {
     /// The value could not be encoded by the parser.
     #[error(transparent)]
     Encode(#[from] ParserError),
+    /// An outgoing transform failed (the spark also got an `error` event).
+    #[error("an outgoing transform failed: {0}")]
+    Transform(String),
+    /// An async outgoing transform is registered: use `send(..).await` or
+    /// `send_all(..).await`, which can wait for it.
+    #[error("async outgoing transforms are registered: use send().await / send_all().await instead of write()")]
+    AsyncTransform,
 }
 
 /// Something went wrong on one spark. Delivered to `error` handlers and logged; what
@@ -70,6 +77,9 @@ pub enum SparkError {
     /// The transport failed (reset, protocol violation): the spark is closed.
     #[error("transport error: {0}")]
     Transport(String),
+    /// A message transform failed: the message is dropped, the connection stays.
+    #[error("message transform failed: {0}")]
+    Transform(BoxError),
     /// The peer did not take our messages in time: the spark is closed.
     #[error("peer too slow: {0}")]
     SlowPeer(String),

@@ -28,6 +28,7 @@ pub mod client;
 mod error;
 pub mod middleware;
 pub mod options;
+pub mod plugin;
 pub mod server;
 pub mod service;
 mod standalone;

@@ -454,7 +454,7 @@ async fn invalid_urls_and_options_are_rejected_up_front() {
         );
     }
     let bad = ClientOptions {
-        transformer: "engine.io".into(),
+        transformer: "no-such-transformer".into(),
         ..Default::default()
     };
     assert!(matches!(

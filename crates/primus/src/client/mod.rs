@@ -174,7 +174,17 @@ impl Client {
             let ms = p.as_millis() as u64;
             std::time::Duration::from_millis(ms + ms.div_ceil(2))
         });
-        Client::new(url, options)
+        let client = Client::new(url, options)?;
+        for (_, plugin) in primus.inner.plugins.all() {
+            plugin.client(&client);
+        }
+        Ok(client)
+    }
+
+    /// Whether an event name is one the client emits itself (the reference's
+    /// `primus.reserved(evt)`).
+    pub fn reserved(event: &str) -> bool {
+        primus_core::reserved::client(event)
     }
 
     /// Start connecting when [`manual`](ClientOptions::manual) is set. Returns `false` if the

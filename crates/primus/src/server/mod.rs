@@ -17,6 +17,9 @@ mod heartbeat;
 mod id;
 pub(crate) mod registry;
 pub(crate) mod spark;
+mod transform;
+
+pub use transform::Transformed;
 
 use crate::error::{BoxError, PrimusError, SparkError, WriteError};
 use crate::options::Options;
@@ -120,6 +123,10 @@ pub(crate) struct Inner {
     pub(crate) transformer: Transformer,
     registry: Registry,
     pub(crate) middleware: crate::middleware::Stack,
+    pub(crate) transforms: transform::Transforms,
+    pub(crate) plugins: crate::plugin::Plugins,
+    pub(crate) plugin_events: crate::plugin::PluginEvents,
+    pub(crate) plugout_events: crate::plugin::PluginEvents,
     pub(crate) authorizer: std::sync::RwLock<Option<crate::middleware::Authorizer>>,
     connection: HandlerList<ConnectionHandler>,
     disconnection: HandlerList<SparkHandler>,
@@ -178,6 +185,10 @@ impl Primus {
                 options,
                 registry: Registry::default(),
                 middleware: crate::middleware::Stack::default(),
+                transforms: transform::Transforms::default(),
+                plugins: Default::default(),
+                plugin_events: Default::default(),
+                plugout_events: Default::default(),
                 authorizer: std::sync::RwLock::new(None),
                 connection: HandlerList::default(),
                 disconnection: HandlerList::default(),
@@ -274,6 +285,12 @@ impl Primus {
         Connections { rx }
     }
 
+    /// Whether an event name is one the server emits itself (the reference's
+    /// `primus.reserved(evt)`).
+    pub fn reserved(event: &str) -> bool {
+        primus_core::reserved::server(event)
+    }
+
     /// The spark with this id, if it is connected.
     pub fn spark(&self, id: &str) -> Option<Spark> {
         self.inner.registry.get(id)
@@ -306,8 +323,45 @@ impl Primus {
     /// bytes are shared. A spark whose outgoing queue is full is disconnected as too slow
     /// (it can reconnect). Returns how many sparks the message was queued for.
     pub fn write<T: Serialize + ?Sized>(&self, data: &T) -> Result<usize, WriteError> {
+        if !self.inner.transforms.outgoing.is_empty() {
+            // Transforms may change the message per spark: no shared encoding.
+            if self.inner.transforms.outgoing.has_async() {
+                return Err(WriteError::AsyncTransform);
+            }
+            let mut sent = 0;
+            for spark in self.inner.registry.snapshot() {
+                match spark.write(data) {
+                    Ok(()) => sent += 1,
+                    Err(WriteError::Full) => self.inner.end_slow(&spark),
+                    Err(_) => {}
+                }
+            }
+            return Ok(sent);
+        }
         let frame = self.inner.parser.encode(&data)?;
         Ok(self.inner.broadcast_frame(&frame))
+    }
+
+    /// Broadcast, waiting for room in each spark's queue and running async outgoing
+    /// transforms. Returns how many sparks the message was queued for.
+    pub async fn send_all<T: Serialize + ?Sized>(&self, data: &T) -> Result<usize, WriteError> {
+        if self.inner.transforms.outgoing.is_empty() {
+            let frame = self.inner.parser.encode(&data)?;
+            let mut sent = 0;
+            for spark in self.inner.registry.snapshot() {
+                if spark.send_frame(frame.clone()).await.is_ok() {
+                    sent += 1;
+                }
+            }
+            return Ok(sent);
+        }
+        let mut sent = 0;
+        for spark in self.inner.registry.snapshot() {
+            if spark.send(data).await.is_ok() {
+                sent += 1;
+            }
+        }
+        Ok(sent)
     }
 
     /// End every spark (with `server::close` unless `reconnect`), stop the heartbeat,
@@ -362,19 +416,22 @@ impl Inner {
         for spark in self.registry.snapshot() {
             match spark.write_frame(frame.clone()) {
                 Ok(()) => sent += 1,
-                Err(WriteError::Full) => {
-                    let limit = self.options.queue_size;
-                    spark.shared.finish(
-                        spark::CloseKind::Code(1008, "outgoing queue full"),
-                        Some(SparkError::SlowPeer(format!(
-                            "outgoing queue full ({limit} messages) during a broadcast"
-                        ))),
-                    );
-                }
+                Err(WriteError::Full) => self.end_slow(&spark),
                 Err(_) => {}
             }
         }
         sent
+    }
+
+    /// A broadcast found this spark's queue full: it is too slow, end it.
+    pub(crate) fn end_slow(&self, spark: &Spark) {
+        let limit = self.options.queue_size;
+        spark.shared.finish(
+            spark::CloseKind::Code(1008, "outgoing queue full"),
+            Some(SparkError::SlowPeer(format!(
+                "outgoing queue full ({limit} messages) during a broadcast"
+            ))),
+        );
     }
 
     /// A transformer accepted a connection: create the spark and register it.

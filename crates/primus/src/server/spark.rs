@@ -13,6 +13,7 @@
 //! ([`SparkShared::receive`]) and drain its bounded outgoing queue.
 
 use super::registry::Handlers;
+use super::transform::Outcome;
 use super::Inner;
 use crate::error::{SparkError, WriteError};
 use futures_util::{Sink, Stream};
@@ -20,7 +21,7 @@ use http::{HeaderMap, HeaderValue, Uri};
 use primus_core::forwarded::Address;
 use primus_core::protocol;
 use primus_core::query::Query;
-use primus_core::{Frame, Value, ValueError};
+use primus_core::{to_value, Frame, Value, ValueError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
@@ -156,6 +157,8 @@ pub(crate) struct SparkShared {
     /// for it).
     inbox: Mutex<Inbox>,
     pub(crate) handlers: Handlers,
+    /// Typed per-spark state for plugins and applications (empty: no allocation).
+    user_state: Mutex<http::Extensions>,
 }
 
 /// The stream's queue. Boxed messages: tokio allocates a block of 32 slots per channel up
@@ -240,6 +243,7 @@ impl Spark {
             close_signal: Notify::new(),
             inbox: Mutex::new(Inbox::default()),
             handlers: Handlers::default(),
+            user_state: Mutex::new(http::Extensions::new()),
         });
         SparkConn {
             spark: Spark { shared, sink: None },
@@ -292,8 +296,48 @@ impl Spark {
         if !self.is_open() {
             return Err(WriteError::Closed);
         }
-        let frame = self.shared.encode(data)?;
-        self.shared.push(frame)
+        match self.prepare_sync(data)? {
+            Some(frame) => self.shared.push(frame),
+            None => Ok(()),
+        }
+    }
+
+    /// Outgoing transforms (sync ones only) and encoding; `None` when a transform dropped
+    /// the message.
+    fn prepare_sync<T: Serialize + ?Sized>(&self, data: &T) -> Result<Option<Frame>, WriteError> {
+        let chain = &self.shared.server.transforms.outgoing;
+        if chain.is_empty() {
+            // Hot path: straight to the parser.
+            return self.shared.encode(data).map(Some);
+        }
+        let value = to_value(data).map_err(|e| WriteError::Transform(e.to_string()))?;
+        match chain.run_sync(self, value) {
+            None => Err(WriteError::AsyncTransform),
+            Some(outcome) => self.finish_transform(outcome),
+        }
+    }
+
+    /// Outgoing transforms (async ones too) and encoding.
+    async fn prepare<T: Serialize + ?Sized>(&self, data: &T) -> Result<Option<Frame>, WriteError> {
+        let chain = &self.shared.server.transforms.outgoing;
+        if !chain.has_async() {
+            return self.prepare_sync(data);
+        }
+        let value = to_value(data).map_err(|e| WriteError::Transform(e.to_string()))?;
+        let outcome = chain.run(self, value).await;
+        self.finish_transform(outcome)
+    }
+
+    fn finish_transform(&self, outcome: Outcome) -> Result<Option<Frame>, WriteError> {
+        match outcome {
+            Outcome::Keep(v) => self.shared.encode(&v).map(Some),
+            Outcome::Drop => Ok(None),
+            Outcome::Failed(e) => {
+                let msg = e.to_string();
+                self.shared.emit_error(&SparkError::Transform(e));
+                Err(WriteError::Transform(msg))
+            }
+        }
     }
 
     /// Queue a message, waiting for room in the outgoing queue.
@@ -301,7 +345,21 @@ impl Spark {
         if !self.is_open() {
             return Err(WriteError::Closed);
         }
-        let frame = self.shared.encode(data)?;
+        let Some(frame) = self.prepare(data).await? else {
+            return Ok(());
+        };
+        self.shared
+            .out
+            .send(frame)
+            .await
+            .map_err(|_| WriteError::Closed)
+    }
+
+    /// Queue an already encoded frame, waiting for room.
+    pub(crate) async fn send_frame(&self, frame: Frame) -> Result<(), WriteError> {
+        if !self.is_open() {
+            return Err(WriteError::Closed);
+        }
         self.shared
             .out
             .send(frame)
@@ -339,6 +397,54 @@ impl Spark {
     /// End the spark without a last message (`end(undefined, {reconnect})`).
     pub fn close(&self, reconnect: bool) {
         self.end::<()>(None, reconnect);
+    }
+
+    /// Store a value of type `T` on this spark (one per type), returning the previous one.
+    /// Plugins keep their per-spark data here and expose it through extension traits.
+    pub fn set_state<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        self.shared
+            .user_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(value)
+    }
+
+    /// A copy of the stored `T`, if any.
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.shared
+            .user_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get::<T>()
+            .cloned()
+    }
+
+    /// Change the stored `T` in place (created with `T::default()` if absent).
+    pub fn with_state<T: Clone + Default + Send + Sync + 'static, R>(
+        &self,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut state = self
+            .shared
+            .user_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        f(state.get_or_insert_default::<T>())
+    }
+
+    /// Remove and return the stored `T`.
+    pub fn take_state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.shared
+            .user_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove::<T>()
+    }
+
+    /// Whether an event name is one the server emits on sparks (the reference's
+    /// `spark.reserved(evt)`): `incoming::*`, `outgoing::*` and the built-in events.
+    pub fn reserved(event: &str) -> bool {
+        primus_core::reserved::spark(event)
     }
 
     /// Call `f` with every incoming message. While any data handler is registered,
@@ -493,7 +599,40 @@ impl SparkShared {
                 }
             }
         }
-        Some(Message::new(value, frame))
+        let chain = &self.server.transforms.incoming;
+        if chain.is_empty() || chain.has_async() {
+            // With an async transform in the chain, `transform_async` runs all of it.
+            return Some(Message::new(value, frame));
+        }
+        match chain.run_sync(&self.spark(), value) {
+            Some(outcome) => self.transformed(outcome, frame),
+            None => None,
+        }
+    }
+
+    /// Run the incoming chain when it has async transforms (after [`receive`]); a no-op
+    /// otherwise, as `receive` already ran the sync-only chain.
+    ///
+    /// [`receive`]: Self::receive
+    pub(crate) async fn transform_async(self: &Arc<Self>, msg: Message) -> Option<Message> {
+        let chain = &self.server.transforms.incoming;
+        if !chain.has_async() {
+            return Some(msg);
+        }
+        let Message { value, raw } = msg;
+        let outcome = chain.run(&self.spark(), value).await;
+        self.transformed(outcome, raw)
+    }
+
+    fn transformed(self: &Arc<Self>, outcome: Outcome, raw: Frame) -> Option<Message> {
+        match outcome {
+            Outcome::Keep(value) => Some(Message::new(value, raw)),
+            Outcome::Drop => None,
+            Outcome::Failed(e) => {
+                self.emit_error(&SparkError::Transform(e));
+                None
+            }
+        }
     }
 
     /// Deliver to the data handlers; returns the message back when there are none, so
@@ -525,6 +664,9 @@ impl SparkShared {
     #[allow(dead_code)] // the polling transformers (engine.io, sockjs) are its users
     pub(crate) async fn deliver(self: &Arc<Self>, frame: Frame) {
         let Some(msg) = self.receive(frame) else {
+            return;
+        };
+        let Some(msg) = self.transform_async(msg).await else {
             return;
         };
         let Some(msg) = self.dispatch(msg) else {
@@ -575,7 +717,9 @@ impl<T: Serialize> Sink<T> for Spark {
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: T) -> Result<(), WriteError> {
-        let frame = self.shared.encode(&item)?;
+        let Some(frame) = self.prepare_sync(&item)? else {
+            return Ok(());
+        };
         match self.sink.as_mut() {
             Some(sink) => sink.send_item(frame).map_err(|_| WriteError::Closed),
             None => self.shared.push(frame),
