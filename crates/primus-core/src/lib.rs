@@ -21,6 +21,7 @@ pub mod parser;
 pub mod protocol;
 pub mod query;
 pub mod reserved;
+pub mod sockjs;
 pub mod value;
 
 pub use frame::Frame;

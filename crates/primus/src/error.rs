@@ -10,7 +10,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum PrimusError {
     /// The transformer name is not one we ship.
-    #[error("unknown transformer `{0}`: use one of websockets, engine.io")]
+    #[error("unknown transformer `{0}`: use one of websockets, engine.io, sockjs")]
     UnknownTransformer(String),
     /// The parser name is not one we ship.
     #[error(transparent)]
@@ -53,7 +53,9 @@ pub enum WriteError {
     Transform(String),
     /// An async outgoing transform is registered: use `send(..).await` or
     /// `send_all(..).await`, which can wait for it.
-    #[error("async outgoing transforms are registered: use send().await / send_all().await instead of write()")]
+    #[error(
+        "async outgoing transforms are registered: use send().await / send_all().await instead of write()"
+    )]
     AsyncTransform,
 }
 

@@ -70,30 +70,11 @@ impl Server {
                 "Upgrade Required",
             );
         }
-        if let Err(why) = check_handshake(&req) {
-            return full(StatusCode::BAD_REQUEST, "text/plain", why);
-        }
-        if req
-            .extensions()
-            .get::<hyper::upgrade::OnUpgrade>()
-            .is_none()
-        {
-            return full(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "text/plain",
-                "this server cannot upgrade connections: serve with hyper's \
-                 serve_connection(..).with_upgrades() (primus::serve does)",
-            );
-        }
-        // check_handshake guarantees the key is there.
-        let accept = req
-            .headers()
-            .get(header::SEC_WEBSOCKET_KEY)
-            .map(|key| derive_accept_key(key.as_bytes()))
-            .unwrap_or_default();
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        let (parts, _body) = req.into_parts();
-        let info = SparkInfo::from_head(parts, &server.options.trusted_proxies);
+        let upgrade = match prepare_upgrade(&mut req) {
+            Ok(upgrade) => upgrade,
+            Err(res) => return *res,
+        };
+        let info = spark_info(server, req);
         let conn = match server.open_spark(info) {
             Ok(conn) => conn,
             Err(e) => return full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", e.to_string()),
@@ -102,7 +83,7 @@ impl Server {
         let write_timeout = self.write_timeout;
         let server = server.clone();
         tokio::spawn(async move {
-            match on_upgrade.await {
+            match upgrade.on_upgrade.await {
                 Ok(upgraded) => {
                     let ws = WebSocketStream::from_raw_socket(
                         TokioIo::new(upgraded),
@@ -118,16 +99,63 @@ impl Server {
                 ),
             }
         });
-        let mut res = full(StatusCode::SWITCHING_PROTOCOLS, "text/plain", "");
-        let h = res.headers_mut();
-        h.remove(header::CONTENT_TYPE);
-        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        if let Ok(v) = HeaderValue::from_str(&accept) {
-            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-        }
-        res
+        switching_protocols(&upgrade.accept)
     }
+}
+
+/// A WebSocket upgrade under way: the connection once hyper hands it over, and the
+/// `Sec-WebSocket-Accept` value for the 101 response.
+pub(crate) struct Upgrade {
+    pub(crate) on_upgrade: hyper::upgrade::OnUpgrade,
+    pub(crate) accept: String,
+}
+
+/// Check an upgrade request (RFC 6455) and claim its connection; on failure, the response
+/// to send instead (400 with the reason, or 500 when the server cannot upgrade at all).
+/// Shared with the other transformers that speak WebSocket (sockjs).
+pub(crate) fn prepare_upgrade(req: &mut HttpRequest) -> Result<Upgrade, Box<HttpResponse>> {
+    if let Err(why) = check_handshake(req) {
+        return Err(Box::new(full(StatusCode::BAD_REQUEST, "text/plain", why)));
+    }
+    if req
+        .extensions()
+        .get::<hyper::upgrade::OnUpgrade>()
+        .is_none()
+    {
+        return Err(Box::new(full(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "this server cannot upgrade connections: serve with hyper's \
+             serve_connection(..).with_upgrades() (primus::serve does)",
+        )));
+    }
+    // check_handshake guarantees the key is there.
+    let accept = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|key| derive_accept_key(key.as_bytes()))
+        .unwrap_or_default();
+    let on_upgrade = hyper::upgrade::on(req);
+    Ok(Upgrade { on_upgrade, accept })
+}
+
+/// What a spark keeps of the request that opened it, with the client's address resolved.
+pub(crate) fn spark_info(server: &Arc<Inner>, req: HttpRequest) -> SparkInfo {
+    let (parts, _body) = req.into_parts();
+    SparkInfo::from_head(parts, &server.options.trusted_proxies)
+}
+
+/// The `101 Switching Protocols` answer to an upgrade.
+pub(crate) fn switching_protocols(accept: &str) -> HttpResponse {
+    let mut res = full(StatusCode::SWITCHING_PROTOCOLS, "text/plain", "");
+    let h = res.headers_mut();
+    h.remove(header::CONTENT_TYPE);
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    res
 }
 
 /// RFC 6455 §4.2.1 checks, each with a clear reason.
@@ -152,9 +180,9 @@ fn check_handshake(req: &HttpRequest) -> Result<(), &'static str> {
     }
 }
 
-type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+pub(crate) type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
-fn to_ws(frame: Frame) -> WsMessage {
+pub(crate) fn to_ws(frame: Frame) -> WsMessage {
     match frame {
         Frame::Text(b) => match Utf8Bytes::try_from(b) {
             Ok(t) => WsMessage::Text(t),
@@ -344,7 +372,7 @@ async fn reserve(
     }
 }
 
-fn transport_error(e: WsError) -> Option<SparkError> {
+pub(crate) fn transport_error(e: WsError) -> Option<SparkError> {
     match e {
         WsError::ConnectionClosed | WsError::AlreadyClosed => None,
         WsError::Io(ref io) if io.kind() == std::io::ErrorKind::ConnectionReset => None,
