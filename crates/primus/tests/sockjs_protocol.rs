@@ -1,0 +1,717 @@
+//! The sockjs transformer's protocol, endpoint by endpoint, with a raw HTTP client:
+//! `/info`, the iframe page, every session transport and its framing, the close and
+//! "another connection" frames, CORS and caching headers, and the bad input the protocol
+//! names (broken JSON, empty payloads, unknown sessions, unsafe JSONP callbacks,
+//! oversize bodies), plus abandoned sessions being reclaimed.
+
+mod server_support;
+
+use futures_util::{SinkExt, StreamExt};
+use primus::Options;
+use server_support::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+fn sockjs() -> Options {
+    quiet().transformer("sockjs")
+}
+
+/// An echo server with the e2e control commands `end` and `info` (enough for these tests).
+async fn start() -> TestServer {
+    start_with(sockjs()).await
+}
+
+async fn start_with(options: Options) -> TestServer {
+    let primus = primus::Primus::new(options).expect("valid options");
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            let v = msg.value();
+            if v.get("cmd").and_then(|c| c.as_str()) == Some("end") {
+                spark.end(v.get("data"), false);
+            } else if v.get("cmd").and_then(|c| c.as_str()) == Some("info") {
+                let query = serde_json::to_value(spark.query()).unwrap();
+                let _ = spark.write(&serde_json::json!({ "id": spark.id(), "query": query }));
+            } else if let Some(n) = v.get("big").and_then(|n| n.as_u64()) {
+                for _ in 0..n {
+                    let _ = spark.write(&"x".repeat(50_000));
+                }
+            } else {
+                let _ = spark.write(v);
+            }
+        });
+    });
+    TestServer::serve(primus).await
+}
+
+/// `POST path` with a body and content type.
+async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> HttpResponse {
+    let ct = if content_type.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Type: {content_type}\r\n")
+    };
+    http_raw(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
+async fn send(addr: SocketAddr, session: &str, body: &str) -> HttpResponse {
+    post(
+        addr,
+        &format!("/primus/000/{session}/xhr_send"),
+        "text/plain",
+        body,
+    )
+    .await
+}
+
+async fn poll(addr: SocketAddr, session: &str) -> String {
+    let res = post(addr, &format!("/primus/000/{session}/xhr"), "", "").await;
+    assert_eq!(res.status, 200);
+    res.text()
+}
+
+/// A streaming response read chunk by chunk (chunked transfer encoding decoded).
+struct Streaming {
+    tcp: TcpStream,
+    buf: Vec<u8>,
+    status: u16,
+    headers: Vec<(String, String)>,
+    /// Decoded body bytes not yet consumed.
+    body: Vec<u8>,
+    ended: bool,
+}
+
+impl Streaming {
+    async fn open(addr: SocketAddr, method: &str, path: &str) -> Streaming {
+        within("a streaming response head", async {
+            let mut tcp = TcpStream::connect(addr).await.unwrap();
+            let req = format!(
+                "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nOrigin: http://example.com\r\n\r\n"
+            );
+            tcp.write_all(req.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 8192];
+            let end = loop {
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break end;
+                }
+                let n = tcp.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "closed before the response head");
+                buf.extend_from_slice(&chunk[..n]);
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let mut lines = head.split("\r\n");
+            let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+            let headers = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect();
+            let rest = buf[end + 4..].to_vec();
+            Streaming {
+                tcp,
+                buf: rest,
+                status,
+                headers,
+                body: Vec::new(),
+                ended: false,
+            }
+        })
+        .await
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Decode complete chunks from `buf` into `body`.
+    fn decode(&mut self) {
+        loop {
+            let Some(line_end) = self.buf.windows(2).position(|w| w == b"\r\n") else {
+                return;
+            };
+            let size_line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+            let size = usize::from_str_radix(size_line.trim(), 16).expect("chunk size");
+            if self.buf.len() < line_end + 2 + size + 2 {
+                return;
+            }
+            let start = line_end + 2;
+            self.body.extend_from_slice(&self.buf[start..start + size]);
+            self.buf.drain(..start + size + 2);
+            if size == 0 {
+                self.ended = true;
+                return;
+            }
+        }
+    }
+
+    /// Read until the decoded body contains `needle`; returns everything up to and
+    /// including it.
+    async fn until(&mut self, needle: &str) -> String {
+        within_for(Duration::from_secs(10), needle, async {
+            loop {
+                self.decode();
+                if let Some(pos) = find(&self.body, needle.as_bytes()) {
+                    let out: Vec<u8> = self.body.drain(..pos + needle.len()).collect();
+                    return String::from_utf8(out).unwrap();
+                }
+                assert!(
+                    !self.ended,
+                    "response ended without {needle:?}: {:?}",
+                    String::from_utf8_lossy(&self.body)
+                );
+                let mut chunk = vec![0u8; 65536];
+                let n = self.tcp.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "connection closed without {needle:?}");
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        })
+        .await
+    }
+
+    /// Read to the end of the response; returns the rest of the body.
+    async fn to_end(&mut self) -> String {
+        within_for(Duration::from_secs(10), "the end of the response", async {
+            loop {
+                self.decode();
+                if self.ended {
+                    return String::from_utf8(std::mem::take(&mut self.body)).unwrap();
+                }
+                let mut chunk = vec![0u8; 65536];
+                let n = self.tcp.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "connection closed before the last chunk");
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        })
+        .await
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[tokio::test]
+async fn welcome_info_and_options() {
+    let s = start().await;
+    let res = http_get(s.addr, "/primus", "").await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (200, "Welcome to SockJS!\n")
+    );
+    assert_eq!(http_get(s.addr, "/primus/", "").await.status, 200);
+
+    let res = http_get(s.addr, "/primus/info", "Origin: http://a.example\r\n").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/json; charset=UTF-8")
+    );
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("http://a.example")
+    );
+    assert_eq!(res.header("access-control-allow-credentials"), Some("true"));
+    assert!(res
+        .header("cache-control")
+        .is_some_and(|c| c.contains("no-store") && c.contains("no-cache")));
+    let info: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(info["websocket"], true);
+    assert_eq!(info["cookie_needed"], false);
+    assert_eq!(info["origins"], serde_json::json!(["*:*"]));
+    assert!(info["entropy"].is_u64());
+    let other: serde_json::Value =
+        serde_json::from_slice(&http_get(s.addr, "/primus/info", "").await.body).unwrap();
+    assert_ne!(info["entropy"], other["entropy"], "entropy is random");
+    assert_eq!(
+        http_get(s.addr, "/primus/info", "")
+            .await
+            .header("access-control-allow-origin"),
+        Some("*")
+    );
+
+    let res = http_raw(
+        s.addr,
+        &format!(
+            "OPTIONS /primus/info HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nOrigin: http://a.example\r\nAccess-Control-Request-Headers: X-A\r\n\r\n",
+            s.addr
+        ),
+    )
+    .await;
+    assert_eq!(res.status, 204);
+    assert_eq!(
+        res.header("access-control-allow-methods"),
+        Some("OPTIONS, GET")
+    );
+    assert_eq!(res.header("access-control-allow-headers"), Some("X-A"));
+    assert_eq!(res.header("access-control-max-age"), Some("31536000"));
+    assert_eq!(
+        res.header("cache-control"),
+        Some("public, max-age=31536000")
+    );
+    assert!(res.header("expires").is_some());
+
+    for path in [
+        "/primus/000/abc/xhr",
+        "/primus/000/abc/xhr_send",
+        "/primus/000/abc/xhr_streaming",
+    ] {
+        let res = http_raw(
+            s.addr,
+            &format!(
+                "OPTIONS {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                s.addr
+            ),
+        )
+        .await;
+        assert_eq!(res.status, 204, "{path}");
+        assert_eq!(
+            res.header("access-control-allow-methods"),
+            Some("OPTIONS, POST")
+        );
+    }
+}
+
+#[tokio::test]
+async fn iframe_page_with_etag() {
+    let s = start().await;
+    for path in [
+        "/primus/iframe.html",
+        "/primus/iframe-1.6.1.html",
+        "/primus/iframe-a_b.html",
+    ] {
+        let res = http_get(s.addr, path, "").await;
+        assert_eq!(res.status, 200, "{path}");
+        assert_eq!(res.header("content-type"), Some("text/html; charset=UTF-8"));
+        assert_eq!(
+            res.header("cache-control"),
+            Some("public, max-age=31536000")
+        );
+        assert!(res.header("expires").is_some());
+        let text = res.text();
+        assert!(text.contains("SockJS.bootstrap_iframe()"));
+        assert!(text.contains("document.domain = document.domain"));
+        let etag = res.header("etag").unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+        let again = http_get(s.addr, path, &format!("If-None-Match: {etag}\r\n")).await;
+        assert_eq!(again.status, 304);
+        assert!(again.body.is_empty());
+        let other = http_get(s.addr, path, "If-None-Match: \"nope\"\r\n").await;
+        assert_eq!(other.status, 200);
+    }
+    assert_eq!(
+        http_get(s.addr, "/primus/iframeX.html", "").await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods() {
+    let s = start().await;
+    let res = http_get(s.addr, "/primus/nope", "").await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (404, "404 Error: Page not found\n")
+    );
+    assert_eq!(http_get(s.addr, "/primus/a.b/c/xhr", "").await.status, 404);
+    assert_eq!(http_get(s.addr, "/primus/a/b.c/xhr", "").await.status, 404);
+    assert_eq!(http_get(s.addr, "/primus/a/b/nope", "").await.status, 404);
+    let res = http_get(s.addr, "/primus/000/abc/xhr", "").await;
+    assert_eq!(res.status, 405);
+    assert_eq!(res.header("allow"), Some("OPTIONS, POST"));
+    let res = post(s.addr, "/primus/000/abc/eventsource", "", "").await;
+    assert_eq!((res.status, res.header("allow")), (405, Some("GET")));
+    // The websocket endpoints only upgrade.
+    let res = http_get(s.addr, "/primus/000/abc/websocket", "").await;
+    assert_eq!(res.status, 400);
+    assert_eq!(res.text(), "Can \"Upgrade\" only to \"WebSocket\".");
+    assert_eq!(http_get(s.addr, "/primus/websocket", "").await.status, 400);
+}
+
+#[tokio::test]
+async fn xhr_polling_session() {
+    let s = start().await;
+    let res = post(s.addr, "/primus/000/s1/xhr?room=lobby", "", "").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.text(), "o\n");
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/javascript; charset=UTF-8")
+    );
+    assert_eq!(res.header("access-control-allow-origin"), Some("*"));
+    assert!(res.header("cache-control").unwrap().contains("no-store"));
+    assert!(
+        res.header("set-cookie").is_none(),
+        "no JSESSIONID unless asked"
+    );
+
+    let res = send(s.addr, "s1", r#"["\"hello\"","{\"cmd\":\"info\"}"]"#).await;
+    assert_eq!(res.status, 204);
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; charset=UTF-8")
+    );
+    assert!(res.body.is_empty());
+    let frame = poll(s.addr, "s1").await;
+    assert!(frame.starts_with(r#"a["\"hello\"",""#), "{frame}");
+    let payload: Vec<String> = serde_json::from_str(&frame[1..frame.len() - 1]).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&payload[1]).unwrap();
+    // Beyond the reference: the first request's query reaches the spark.
+    assert_eq!(info["query"]["room"], "lobby");
+    assert_eq!(s.primus.connected(), 1);
+
+    // Escaping: astral characters go out as \u escapes of both surrogates (U+2028 was
+    // already escaped by the Primus JSON encoder, so its backslash is quoted).
+    send(s.addr, "s1", r#"["\"\u2028😀\""]"#).await;
+    assert_eq!(
+        poll(s.addr, "s1").await,
+        "a[\"\\\"\\\\u2028\\ud83d\\ude00\\\"\"]\n"
+    );
+
+    // The server ends the spark: queued messages, then the close frame (one line each,
+    // in one poll); later polls get the close frame again until the session is forgotten.
+    send(s.addr, "s1", r#"["{\"cmd\":\"end\",\"data\":\"bye\"}"]"#).await;
+    assert_eq!(
+        poll(s.addr, "s1").await,
+        "a[\"\\\"bye\\\"\",\"\\\"primus::server::close\\\"\"]\nc[1000,\"Normal closure\"]\n"
+    );
+    assert_eq!(poll(s.addr, "s1").await, "c[1000,\"Normal closure\"]\n");
+    assert_eq!(s.primus.connected(), 0);
+}
+
+#[tokio::test]
+async fn bad_input_on_xhr_send_and_jsonp_send() {
+    let s = start().await;
+    poll(s.addr, "bad").await;
+    let res = send(s.addr, "bad", "[\"x").await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (500, "Broken JSON encoding.")
+    );
+    let res = send(s.addr, "bad", "").await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (500, "Payload expected.")
+    );
+    let res = send(s.addr, "bad", "{\"a\":1}").await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (500, "Payload expected.")
+    );
+    let res = send(s.addr, "nope", "[\"x\"]").await;
+    assert_eq!(res.status, 404);
+    let res = post(
+        s.addr,
+        "/primus/000/nope/jsonp_send",
+        "text/plain",
+        "[\"x\"]",
+    )
+    .await;
+    assert_eq!(res.status, 404);
+    let res = post(
+        s.addr,
+        "/primus/000/bad/jsonp_send",
+        "application/x-www-form-urlencoded",
+        "d=%5B%22x",
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (500, "Broken JSON encoding.")
+    );
+    let res = post(
+        s.addr,
+        "/primus/000/bad/jsonp_send",
+        "application/x-www-form-urlencoded",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (500, "Payload expected.")
+    );
+    let res = post(s.addr, "/primus/000/bad/jsonp_send", "text/plain", "").await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (500, "Payload expected.")
+    );
+    // The session survived all of that.
+    send(s.addr, "bad", "[\"1\"]").await;
+    assert_eq!(poll(s.addr, "bad").await, "a[\"1\"]\n");
+}
+
+#[tokio::test]
+async fn oversize_payload_ends_the_session_with_1009() {
+    let s = start_with(sockjs().max_length(1000)).await;
+    poll(s.addr, "big").await;
+    // One message over max_length.
+    let body = format!("[\"{}\"]", "a".repeat(1001));
+    let res = send(s.addr, "big", &body).await;
+    assert_eq!(res.status, 413);
+    assert_eq!(
+        poll(s.addr, "big").await,
+        "c[1009,\"Max payload size exceeded\"]\n"
+    );
+
+    // A body over the body limit is refused without being buffered.
+    poll(s.addr, "big2").await;
+    let body = format!("[\"{}\"]", "a".repeat(5000));
+    let res = send(s.addr, "big2", &body).await;
+    assert_eq!(res.status, 413);
+    assert_eq!(
+        poll(s.addr, "big2").await,
+        "c[1009,\"Max payload size exceeded\"]\n"
+    );
+}
+
+#[tokio::test]
+async fn jsonp_and_jsonp_send() {
+    let s = start().await;
+    let res = http_get(s.addr, "/primus/000/j1/jsonp?c=_jp.a1", "").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.text(), "/**/_jp.a1(\"o\");\r\n");
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/javascript; charset=UTF-8")
+    );
+    assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+    let res = post(
+        s.addr,
+        "/primus/000/j1/jsonp_send",
+        "application/x-www-form-urlencoded",
+        "d=%5B%22%5C%22x%5C%22%22%5D",
+    )
+    .await;
+    assert_eq!((res.status, res.text().as_str()), (200, "ok"));
+    assert_eq!(res.header("content-length"), Some("2"));
+    let res = post(
+        s.addr,
+        "/primus/000/j1/jsonp_send",
+        "text/plain",
+        "[\"\\\"y\\\"\"]",
+    )
+    .await;
+    assert_eq!((res.status, res.text().as_str()), (200, "ok"));
+    let res = http_get(s.addr, "/primus/000/j1/jsonp?callback=cb", "").await;
+    assert_eq!(
+        res.text(),
+        "/**/cb(\"a[\\\"\\\\\\\"x\\\\\\\"\\\",\\\"\\\\\\\"y\\\\\\\"\\\"]\");\r\n"
+    );
+
+    // Callback names that are not plain identifiers are refused: no script injection.
+    for bad in [
+        "alert(1)",
+        "a%3Bb",
+        "%3Cscript%3E",
+        "a%20b",
+        &"x".repeat(33),
+    ] {
+        let res = http_get(s.addr, &format!("/primus/000/j2/jsonp?c={bad}"), "").await;
+        assert_eq!(
+            (res.status, res.text().as_str()),
+            (500, "invalid \"callback\" parameter"),
+            "{bad}"
+        );
+    }
+    let res = http_get(s.addr, "/primus/000/j2/jsonp", "").await;
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (500, "\"callback\" parameter required")
+    );
+    let res = http_get(s.addr, "/primus/000/j2/htmlfile?c=x(y)", "").await;
+    assert_eq!(res.status, 500);
+    // None of the refused requests opened a session.
+    assert_eq!(s.primus.connected(), 1);
+}
+
+#[tokio::test]
+async fn xhr_streaming_prelude_frames_and_response_limit() {
+    let s = start().await;
+    let mut st = Streaming::open(s.addr, "POST", "/primus/000/x1/xhr_streaming").await;
+    assert_eq!(st.status, 200);
+    assert_eq!(
+        st.header("content-type"),
+        Some("application/javascript; charset=UTF-8")
+    );
+    assert_eq!(
+        st.header("access-control-allow-origin"),
+        Some("http://example.com")
+    );
+    assert_eq!(st.header("access-control-allow-credentials"), Some("true"));
+    let prelude = st.until("\n").await;
+    assert_eq!(prelude, format!("{}\n", "h".repeat(2048)));
+    assert_eq!(st.until("\n").await, "o\n");
+    send(s.addr, "x1", "[\"\\\"a\\\"\"]").await;
+    assert_eq!(st.until("\n").await, "a[\"\\\"a\\\"\"]\n");
+
+    // A second receiver while this one streams gets 2010 and the first keeps going.
+    let mut second = Streaming::open(s.addr, "POST", "/primus/000/x1/xhr_streaming").await;
+    second.until("\n").await;
+    assert_eq!(
+        second.to_end().await,
+        "c[2010,\"Another connection still open\"]\n"
+    );
+    send(s.addr, "x1", "[\"\\\"b\\\"\"]").await;
+    assert_eq!(st.until("\n").await, "a[\"\\\"b\\\"\"]\n");
+
+    // 3 × 50 KB crosses the 128 KiB response limit: the response ends and the next one
+    // carries on with the rest (no `o` again).
+    send(s.addr, "x1", "[\"{\\\"big\\\":3}\"]").await;
+    let rest = st.to_end().await;
+    let mut got = rest.matches(&"x".repeat(50_000)).count();
+    assert!(got >= 2, "at least 128 KiB before the response ended");
+    if got < 3 {
+        let mut next = Streaming::open(s.addr, "POST", "/primus/000/x1/xhr_streaming").await;
+        next.until("\n").await; // prelude
+        let frame = next.until("]\n").await;
+        assert!(frame.starts_with("a["), "{}", &frame[..20]);
+        got += frame.matches(&"x".repeat(50_000)).count();
+    }
+    assert_eq!(got, 3);
+}
+
+#[tokio::test]
+async fn eventsource_and_htmlfile_framing() {
+    let s = start().await;
+    let mut es = Streaming::open(s.addr, "GET", "/primus/000/e1/eventsource").await;
+    assert_eq!(es.header("content-type"), Some("text/event-stream"));
+    assert_eq!(es.until("\r\n").await, "\r\n");
+    assert_eq!(es.until("\r\n\r\n").await, "data: o\r\n\r\n");
+    send(s.addr, "e1", r#"["\"%\\r\\n\""]"#).await;
+    assert_eq!(
+        es.until("\r\n\r\n").await,
+        "data: a[\"\\\"%25\\\\r\\\\n\\\"\"]\r\n\r\n"
+    );
+
+    let mut hf = Streaming::open(s.addr, "GET", "/primus/000/h1/htmlfile?c=%63b").await;
+    assert_eq!(hf.header("content-type"), Some("text/html; charset=UTF-8"));
+    let head = hf.until("\r\n\r\n").await;
+    assert!(head.contains("var c = parent.cb;"), "{head}");
+    assert!(head.len() > 1024, "padded past 1 KiB");
+    assert_eq!(
+        hf.until("</script>\r\n").await,
+        "<script>\np(\"o\");\n</script>\r\n"
+    );
+    send(s.addr, "h1", r#"["\"</script>\""]"#).await;
+    let chunk = hf.until("</script>\r\n").await;
+    assert_eq!(
+        chunk,
+        "<script>\np(\"a[\\\"\\\\\\\"\\u003c/script>\\\\\\\"\\\"]\");\n</script>\r\n"
+    );
+}
+
+async fn ws_text(ws: &mut Ws) -> String {
+    match within("a websocket frame", ws.next()).await {
+        Some(Ok(WsMessage::Text(t))) => t.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn websocket_session() {
+    let s = start().await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/primus/000/w1/websocket?k=v", s.addr))
+            .await
+            .unwrap();
+    assert_eq!(ws_text(&mut ws).await, "o");
+    ws.send(WsMessage::text(
+        "[\"\\\"hi\\\"\",\"{\\\"cmd\\\":\\\"info\\\"}\"]",
+    ))
+    .await
+    .unwrap();
+    // Both answers, in one `a[...]` frame or two.
+    let mut frames = ws_text(&mut ws).await;
+    if !frames.contains("query") {
+        frames.push_str(&ws_text(&mut ws).await);
+    }
+    assert!(frames.starts_with("a[\"\\\"hi\\\"\""), "{frames}");
+    assert!(frames.contains("\\\"k\\\":\\\"v\\\""), "{frames}");
+    // A bare JSON string is one message; an empty message carries nothing.
+    ws.send(WsMessage::text("")).await.unwrap();
+    ws.send(WsMessage::text("\"2\"")).await.unwrap();
+    assert_eq!(ws_text(&mut ws).await, "a[\"2\"]");
+    ws.send(WsMessage::text("{\"cmd\":\"end\"}")).await.unwrap();
+    // An object is not a message array: it is one message, the JSON value itself.
+    assert_eq!(
+        ws_text(&mut ws).await,
+        "a[\"\\\"primus::server::close\\\"\"]"
+    );
+    assert_eq!(ws_text(&mut ws).await, "c[1000,\"Normal closure\"]");
+    match within("the close frame", ws.next()).await {
+        Some(Ok(WsMessage::Close(Some(f)))) => assert_eq!(u16::from(f.code), 1000),
+        other => panic!("{other:?}"),
+    }
+
+    // Broken JSON closes the session with 3000.
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/primus/000/w2/websocket", s.addr))
+            .await
+            .unwrap();
+    assert_eq!(ws_text(&mut ws).await, "o");
+    ws.send(WsMessage::text("[\"x")).await.unwrap();
+    assert_eq!(ws_text(&mut ws).await, "c[3000,\"Broken framing.\"]");
+    wait_until(Duration::from_secs(3), "sparks gone", || {
+        s.primus.connected() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn raw_websocket_endpoint() {
+    let s = start().await;
+    let mut ws = ws_connect(&s.ws_url("/primus/websocket")).await;
+    ws_send(&mut ws, "\"raw\"").await;
+    assert_eq!(ws_next_text(&mut ws).await.as_deref(), Some("\"raw\""));
+    ws_send(&mut ws, "{\"cmd\":\"end\"}").await;
+    assert_eq!(
+        ws_next_text(&mut ws).await.as_deref(),
+        Some("\"primus::server::close\"")
+    );
+    assert_eq!(ws_next_text(&mut ws).await, None);
+}
+
+#[tokio::test]
+async fn abandoned_sessions_are_reclaimed_after_disconnect_delay() {
+    let s = start().await;
+    // Streams dropped mid-response, and sessions whose client never polls again.
+    for i in 0..5 {
+        let mut st = Streaming::open(
+            s.addr,
+            "POST",
+            &format!("/primus/000/gone{i}/xhr_streaming"),
+        )
+        .await;
+        st.until("o\n").await;
+        drop(st);
+        poll(s.addr, &format!("poll{i}")).await;
+    }
+    assert_eq!(s.primus.connected(), 10);
+    // disconnect_delay is 5 s; allow for scheduling.
+    wait_until(
+        Duration::from_secs(9),
+        "every abandoned session reclaimed",
+        || s.primus.connected() == 0,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn binary_parser_names_are_refused_at_start() {
+    // Only the built-in text parser exists by name today; a binary one is refused by the
+    // transformer (the unit test `binary_parsers_are_refused` covers the check itself).
+    assert!(primus::Primus::new(sockjs()).is_ok());
+    let err = primus::Primus::new(sockjs().transformer("SockJS").parser("msgpack"));
+    assert!(err.is_err());
+}
