@@ -1351,6 +1351,135 @@ async fn run_websocket(
 mod tests {
     use super::*;
 
+    /// A server half with short timers, driven in process (no TCP).
+    fn quick(settings: Settings) -> (crate::Primus, Server) {
+        let options = Options::default().transformer("sockjs").ping_interval(None);
+        let primus = crate::Primus::new(options.clone()).unwrap();
+        (primus, Server::with_settings(&options, settings))
+    }
+
+    fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: &str) -> HttpRequest {
+        let mut b = http::Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let body = http_body_util::Full::new(Bytes::from(body.to_string()))
+            .map_err(|e| match e {})
+            .boxed_unsync();
+        b.body(body).unwrap()
+    }
+
+    /// The next body chunk as text, or `None` at the end of the body.
+    async fn chunk(res: &mut HttpResponse) -> Option<String> {
+        let frame = timeout(Duration::from_secs(5), res.body_mut().frame())
+            .await
+            .expect("a chunk in time")?
+            .ok()?;
+        Some(String::from_utf8(frame.into_data().ok()?.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn heartbeats_jsessionid_and_expiry() {
+        let (primus, t) = quick(Settings {
+            heartbeat_delay: Duration::from_millis(50),
+            disconnect_delay: Duration::from_millis(200),
+            jsessionid: true,
+            ..Settings::default()
+        });
+        let inner = &primus.inner;
+        let mut res = t
+            .handle(
+                inner,
+                request(
+                    Method::POST,
+                    "/primus/1/a/xhr_streaming",
+                    &[("cookie", "x=1; JSESSIONID=abc")],
+                    "",
+                ),
+            )
+            .await;
+        assert_eq!(res.headers()["set-cookie"], "JSESSIONID=abc; path=/");
+        assert_eq!(chunk(&mut res).await.unwrap().len(), 2049);
+        assert_eq!(chunk(&mut res).await.unwrap(), "o\n");
+        // Silence: `h` frames every heartbeat_delay.
+        assert_eq!(chunk(&mut res).await.unwrap(), "h\n");
+        assert_eq!(chunk(&mut res).await.unwrap(), "h\n");
+        assert_eq!(t.session_count(), 1);
+        // Without a cookie the value is `dummy`; /info says a cookie is needed.
+        let info = t
+            .handle(inner, request(Method::GET, "/primus/info", &[], ""))
+            .await;
+        let body = info.into_body().collect().await.unwrap().to_bytes();
+        assert!(std::str::from_utf8(&body)
+            .unwrap()
+            .contains("\"cookie_needed\":true"));
+        let poll = t
+            .handle(inner, request(Method::POST, "/primus/1/b/xhr", &[], ""))
+            .await;
+        assert_eq!(poll.headers()["set-cookie"], "JSESSIONID=dummy; path=/");
+        drop(poll);
+        assert_eq!(t.session_count(), 2);
+        assert_eq!(primus.connected(), 2);
+        // The client goes away mid-stream: both sessions expire after disconnect_delay.
+        drop(res);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while (t.session_count() > 0 || primus.connected() > 0) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!((t.session_count(), primus.connected()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn small_response_limit_cycles_streaming_responses() {
+        let (primus, t) = quick(Settings {
+            response_limit: 100,
+            ..Settings::default()
+        });
+        let inner = &primus.inner;
+        let mut res = t
+            .handle(
+                inner,
+                request(Method::POST, "/primus/1/c/xhr_streaming", &[], ""),
+            )
+            .await;
+        chunk(&mut res).await; // prelude
+        assert_eq!(chunk(&mut res).await.unwrap(), "o\n");
+        let spark = primus.inner.sparks().pop().unwrap();
+        spark.write(&"y".repeat(150)).unwrap();
+        let frame = chunk(&mut res).await.unwrap();
+        assert!(frame.starts_with("a["));
+        assert_eq!(chunk(&mut res).await, None, "ended past the response limit");
+        // The session lives on: the next receiver gets what comes next, no `o` again.
+        let mut next = t
+            .handle(
+                inner,
+                request(Method::POST, "/primus/1/c/xhr_streaming", &[], ""),
+            )
+            .await;
+        chunk(&mut next).await; // prelude
+        spark.write(&"z").unwrap();
+        assert_eq!(chunk(&mut next).await.unwrap(), "a[\"\\\"z\\\"\"]\n");
+        // Disabled websockets: /info says so and the endpoints are 404.
+        let (primus, t) = quick(Settings {
+            websocket: false,
+            ..Settings::default()
+        });
+        let info = t
+            .handle(&primus.inner, request(Method::GET, "/primus/info", &[], ""))
+            .await;
+        let body = info.into_body().collect().await.unwrap().to_bytes();
+        assert!(std::str::from_utf8(&body)
+            .unwrap()
+            .contains("\"websocket\":false"));
+        let ws = t
+            .handle(
+                &primus.inner,
+                request(Method::GET, "/primus/1/d/websocket", &[], ""),
+            )
+            .await;
+        assert_eq!(ws.status(), StatusCode::NOT_FOUND);
+    }
+
     #[test]
     fn md5_matches_known_vectors() {
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
