@@ -181,7 +181,7 @@ impl Streaming {
     }
 
     /// Read to the end of the response; returns the rest of the body.
-    async fn to_end(&mut self) -> String {
+    async fn rest_of_body(&mut self) -> String {
         within_for(Duration::from_secs(10), "the end of the response", async {
             loop {
                 self.decode();
@@ -559,7 +559,7 @@ async fn xhr_streaming_prelude_frames_and_response_limit() {
     let mut second = Streaming::open(s.addr, "POST", "/primus/000/x1/xhr_streaming").await;
     second.until("\n").await;
     assert_eq!(
-        second.to_end().await,
+        second.rest_of_body().await,
         "c[2010,\"Another connection still open\"]\n"
     );
     send(s.addr, "x1", "[\"\\\"b\\\"\"]").await;
@@ -568,7 +568,7 @@ async fn xhr_streaming_prelude_frames_and_response_limit() {
     // 3 × 50 KB crosses the 128 KiB response limit: the response ends and the next one
     // carries on with the rest (no `o` again).
     send(s.addr, "x1", "[\"{\\\"big\\\":3}\"]").await;
-    let rest = st.to_end().await;
+    let rest = st.rest_of_body().await;
     let mut got = rest.matches(&"x".repeat(50_000)).count();
     assert!(got >= 2, "at least 128 KiB before the response ended");
     if got < 3 {
