@@ -45,6 +45,8 @@ use tokio_tungstenite::WebSocketStream;
 
 /// Frames sent in one polling payload or one WebSocket batch at most.
 const MAX_BATCH: usize = 64;
+/// How long a session closed by the client waits for a poll sent alongside the close.
+const CLOSE_GRACE: Duration = Duration::from_millis(100);
 /// Commands a session task has not read yet (polls, pongs, upgrades) at most.
 const COMMAND_QUEUE: usize = 16;
 
@@ -317,7 +319,7 @@ impl Server {
             sessions.insert(sid.clone(), session.clone());
             sid
         };
-        let open = Packet::Open(self.open_json(&sid));
+        let open = Packet::Open(self.open_json(&sid, websocket));
         // Connection listeners run beside the session: polls and pings go on meanwhile,
         // incoming messages wait for them.
         let listeners = {
@@ -375,8 +377,9 @@ impl Server {
         }
     }
 
-    fn open_json(&self, sid: &str) -> String {
-        let upgrades = if self.options.websocket {
+    /// The handshake body; a session that starts on WebSocket has no upgrades.
+    fn open_json(&self, sid: &str, websocket: bool) -> String {
+        let upgrades = if self.options.websocket && !websocket {
             "[\"websocket\"]"
         } else {
             "[]"
@@ -447,14 +450,15 @@ impl Server {
         let packets = match engineio::decode_payload(session.protocol, &text, limit) {
             Ok(p) => p,
             Err(e) => {
-                // The reference answers `ok` and closes the session ("parse error").
+                // The session closes ("parse error"); the POST gets a 400, as the
+                // Engine.IO protocol test suite asks.
                 let _ = session
                     .commands
                     .send(Command::Fail(SparkError::Transport(format!(
                         "bad Engine.IO payload: {e}"
                     ))))
                     .await;
-                return ok();
+                return EioError::BadRequest.response();
             }
         };
         for packet in packets {
@@ -476,7 +480,7 @@ impl Server {
                             "unexpected Engine.IO packet from the client".into(),
                         )))
                         .await;
-                    break;
+                    return EioError::BadRequest.response();
                 }
             }
         }
@@ -490,8 +494,30 @@ impl Server {
             .compare_exchange(POLLING, UPGRADING, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            // Already upgrading or upgraded: the reference answers 400 "Bad request".
-            return EioError::BadRequest.response();
+            // Already upgrading or upgraded: like the reference, the WebSocket is
+            // accepted and closed at once; the session goes on undisturbed.
+            return match accept_upgrade(&mut req) {
+                Ok((on_upgrade, res)) => {
+                    let config = self.ws_config;
+                    tokio::spawn(async move {
+                        if let Ok(upgraded) = on_upgrade.await {
+                            let mut ws = WebSocketStream::from_raw_socket(
+                                TokioIo::new(upgraded),
+                                Role::Server,
+                                Some(config),
+                            )
+                            .await;
+                            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                                let _ = ws.close(None).await;
+                                while let Some(Ok(_)) = ws.next().await {}
+                            })
+                            .await;
+                        }
+                    });
+                    res
+                }
+                Err(res) => res,
+            };
         }
         let (on_upgrade, res) = match accept_upgrade(&mut req) {
             Ok(x) => x,
@@ -706,9 +732,10 @@ impl Heartbeat {
     }
     /// A ping goes out now (protocol 4).
     fn pinged(&mut self) {
+        // Timed from when the ping was due, as the reference's timers are.
         self.awaiting_pong = true;
-        self.deadline = Instant::now() + self.timeout;
-        self.next_ping = Instant::now() + self.interval + self.timeout;
+        self.deadline = self.next_ping + self.timeout;
+        self.next_ping += self.interval + self.timeout;
     }
     /// The client answered (protocol 4) or pinged (protocol 3).
     fn alive(&mut self) {
@@ -781,6 +808,12 @@ impl SessionTask {
         // Once the spark ended: the last poll gets what was queued, then `close`.
         let mut closing: Option<Instant> = None;
         loop {
+            // A late heartbeat wins over a request that arrives at the same moment.
+            if Instant::now() >= hb.deadline {
+                return Err(Stop::Client(Some(SparkError::Transport(
+                    "Engine.IO ping timeout".into(),
+                ))));
+            }
             if closing.is_none() && spark.close_kind().is_some() {
                 closing = Some(Instant::now() + self.options.ping_timeout);
             }
@@ -806,6 +839,13 @@ impl SessionTask {
                 cmd = self.commands.recv() => match cmd {
                     None => return Err(Stop::Client(None)),
                     Some(Command::Poll(tx)) => {
+                        if Instant::now() >= hb.deadline {
+                            // Timed out already: the poll gets "Session ID unknown".
+                            drop(tx);
+                            return Err(Stop::Client(Some(SparkError::Transport(
+                                "Engine.IO ping timeout".into(),
+                            ))));
+                        }
                         if self.poll.is_some() {
                             // Overlapping polls: refuse the new one, close the session.
                             let _ = tx.send(None);
@@ -817,6 +857,34 @@ impl SessionTask {
                     }
                     Some(Command::Control(packet)) => {
                         if let Some(stop) = self.control_packet(packet, hb) {
+                            // The client closed: its pending poll ends with a `noop`,
+                            // as the reference's polling transport does.
+                            // A poll sent alongside the close may arrive a moment
+                            // later: give it the same answer instead of an error.
+                            let noop = engineio::encode_payload(
+                                self.session.protocol,
+                                &[Packet::Noop],
+                            );
+                            if self.poll.is_none() {
+                                let grace = tokio::time::sleep(CLOSE_GRACE);
+                                tokio::pin!(grace);
+                                loop {
+                                    tokio::select! {
+                                        _ = &mut grace => break,
+                                        cmd = self.commands.recv() => match cmd {
+                                            Some(Command::Poll(tx)) => {
+                                                self.poll = Some(tx);
+                                                break;
+                                            }
+                                            Some(_) => {}
+                                            None => break,
+                                        },
+                                    }
+                                }
+                            }
+                            if let Some(poll) = self.poll.take() {
+                                let _ = poll.send(Some(noop));
+                            }
                             return Err(stop);
                         }
                     }
@@ -922,6 +990,9 @@ impl SessionTask {
         let stop = loop {
             if spark.close_kind().is_some() {
                 break Stop::SparkEnded;
+            }
+            if Instant::now() >= hb.deadline {
+                break Stop::Client(Some(SparkError::Transport("Engine.IO ping timeout".into())));
             }
             tokio::select! {
                 biased;
