@@ -2,7 +2,7 @@
 //! MessagePack) exactly as the reference's `binary-pack` 1.0.2 (`binarypack` 0.0.4)
 //! writes and reads it.
 
-use super::pack::{self, capped, js_key, Cursor, Format, MAX_DECODE_DEPTH, NIL};
+use super::pack::{self, capped, js_key, js_number_key, Cursor, Format, MAX_DECODE_DEPTH, NIL};
 use super::{Parser, ParserError};
 use crate::{Frame, Map, Value};
 use bytes::Bytes;
@@ -18,7 +18,8 @@ use bytes::Bytes;
 ///   reference writes 2^63 itself as the bits of -2^63;
 /// - integers above 2^63 (and `1e21`), ±∞ and 128-bit values the reference cannot
 ///   write are refused with [`ParserError::Encode`] (`Invalid integer`), as
-///   `BinaryPack.pack` throws;
+///   `BinaryPack.pack` throws; so is empty binary (`Invalid length`: the reference
+///   takes the length of an empty buffer for `undefined`);
 /// - other doubles and NaN are `float64`; `-0.0` is `0`;
 /// - objects are maps with string keys (numeric, boolean and char keys are written as
 ///   JavaScript prints them), enums are externally tagged, `()` / `None` are `nil`.
@@ -144,6 +145,11 @@ impl Format for BinaryPack {
     }
 
     fn bin_header(self, out: &mut Vec<u8>, len: usize) -> Result<(), String> {
+        // pack_bin takes `blob.length || blob.byteLength || blob.size`: undefined for an
+        // empty buffer, which then fails every range check.
+        if len == 0 {
+            return Err("Invalid length".into());
+        }
         header(out, len, 0xa0, 0xda, 0xdb)
     }
 
@@ -253,16 +259,31 @@ fn read_map(c: &mut Cursor<'_>, len: usize, depth: usize) -> Result<Value, Strin
     // Every entry takes at least two bytes.
     let mut map = Map::with_capacity(capped(len, c, 2));
     for _ in 0..len {
-        let key = if c.peek().is_some_and(is_undefined) {
-            c.u8()?;
-            "undefined".to_string()
-        } else {
-            js_key(read(c, depth)?)
-        };
+        let key = read_key(c, depth)?;
         let value = read(c, depth)?;
         map.insert(key, value);
     }
     Ok(Value::Object(map))
+}
+
+/// A map key, as the string a JavaScript object makes of it.
+fn read_key(c: &mut Cursor<'_>, depth: usize) -> Result<String, String> {
+    Ok(match c.peek() {
+        Some(tag) if is_undefined(tag) => {
+            c.u8()?;
+            "undefined".to_string()
+        }
+        // Read floats here: a Value has no NaN or ±∞, but `String(NaN)` is "NaN".
+        Some(0xca) => {
+            c.u8()?;
+            js_number_key(f64::from(f32::from_be_bytes(c.array()?)))
+        }
+        Some(0xcb) => {
+            c.u8()?;
+            js_number_key(f64::from_be_bytes(c.array()?))
+        }
+        _ => js_key(read(c, depth)?),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The `msgpack` parser: MessagePack exactly as the reference's `primus-msgpack` 1.0.2
 //! (msgpack-lite 0.1.26) writes and reads it.
 
-use super::pack::{self, capped, js_key, Cursor, Format, MAX_DECODE_DEPTH, NIL};
+use super::pack::{self, capped, js_key, js_number_key, Cursor, Format, MAX_DECODE_DEPTH, NIL};
 use super::{Parser, ParserError};
 use crate::{Frame, Map, Number, Value};
 use bytes::Bytes;
@@ -307,11 +307,27 @@ fn read_map(c: &mut Cursor<'_>, len: usize, depth: usize) -> Result<Value, Strin
     // Every entry takes at least two bytes.
     let mut map = Map::with_capacity(capped(len, c, 2));
     for _ in 0..len {
-        let key = js_key(read(c, depth)?);
+        let key = read_key(c, depth)?;
         let value = read(c, depth)?;
         map.insert(key, value);
     }
     Ok(Value::Object(map))
+}
+
+/// A map key, as the string a JavaScript object makes of it.
+fn read_key(c: &mut Cursor<'_>, depth: usize) -> Result<String, String> {
+    // Read floats here: a Value has no NaN or ±∞, but `String(NaN)` is "NaN".
+    Ok(match c.peek() {
+        Some(0xca) => {
+            c.u8()?;
+            js_number_key(f64::from(f32::from_be_bytes(c.array()?)))
+        }
+        Some(0xcb) => {
+            c.u8()?;
+            js_number_key(f64::from_be_bytes(c.array()?))
+        }
+        _ => js_key(read(c, depth)?),
+    })
 }
 
 /// An extension value: msgpack-lite's preset types become plain values.
