@@ -106,10 +106,8 @@ fn truthy(v: &Value) -> bool {
 async fn main() {
     let (opts, port) = options();
     let primus = Primus::new(opts).unwrap_or_else(|e| usage(&e.to_string()));
-    let all = primus.clone();
-    primus.on_connection(move |spark| {
-        let all = all.clone();
-        spark.on_data(move |spark, msg| control(&all, spark, msg.value()));
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| control(&spark.primus(), spark, msg.value()));
     });
     let running = Server::bind(primus, SocketAddr::from(([127, 0, 0, 1], port)))
         .iknowhttpsisbetter(true)

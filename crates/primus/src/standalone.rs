@@ -26,6 +26,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
+/// How long a client may take to send a request head, by default.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -67,6 +70,7 @@ pub struct Server<S = NotFound> {
     addr: SocketAddr,
     tls: Option<(PathBuf, PathBuf)>,
     iknowhttpsisbetter: bool,
+    header_read_timeout: Duration,
 }
 
 impl Server<NotFound> {
@@ -78,6 +82,7 @@ impl Server<NotFound> {
             addr,
             tls: None,
             iknowhttpsisbetter: false,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -103,7 +108,15 @@ impl<S> Server<S> {
             addr: self.addr,
             tls: self.tls,
             iknowhttpsisbetter: self.iknowhttpsisbetter,
+            header_read_timeout: self.header_read_timeout,
         }
+    }
+
+    /// How long a client may take to send a request head (default 30 s); slower clients
+    /// are disconnected, so half-sent requests cannot pile up.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
     }
 
     /// Bind the socket (and load TLS material).
@@ -123,6 +136,7 @@ impl<S> Server<S> {
         let listener = listen(self.addr)?;
         let local = listener.local_addr()?;
         Ok(Running {
+            header_read_timeout: self.header_read_timeout,
             service: self.primus.service(self.app),
             primus: self.primus,
             listener,
@@ -134,6 +148,7 @@ impl<S> Server<S> {
 
 /// A bound server, ready to run.
 pub struct Running<S> {
+    header_read_timeout: Duration,
     primus: Primus,
     service: PrimusService<S>,
     listener: TcpListener,
@@ -204,7 +219,12 @@ where
                 req.extensions_mut().insert(peer);
                 call_app(svc.clone(), req)
             });
-            let builder = hyper::server::conn::http1::Builder::new();
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            // Without a timer hyper has no header read timeout: a client sending half a
+            // request head (slowloris) would hold its connection until shutdown.
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(self.header_read_timeout);
             let mut stop = stop_rx.clone();
             let alive = alive_tx.clone();
             let acceptor = self.tls.clone();

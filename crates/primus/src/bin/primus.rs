@@ -101,14 +101,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The demo's behaviour: echo, and broadcast on request.
 fn demo(primus: &Primus) {
-    let all = primus.clone();
-    primus.on_connection(move |spark| {
+    primus.on_connection(|spark| {
         tracing::info!(id = spark.id(), address = %spark.address(), "connection");
-        let all = all.clone();
-        spark.on_data(move |spark, msg| {
+        spark.on_data(|spark, msg| {
             let sent = match msg.value() {
                 Value::String(s) if s.starts_with("broadcast:") => {
-                    all.write(&s["broadcast:".len()..]).map(|_| ())
+                    spark.primus().write(&s["broadcast:".len()..]).map(|_| ())
                 }
                 other => spark.write(other),
             };

@@ -255,6 +255,14 @@ impl Spark {
         Spark { shared, sink: None }
     }
 
+    /// The server this spark belongs to (the reference's `spark.primus`), e.g. to
+    /// broadcast from a data handler without capturing a `Primus` clone.
+    pub fn primus(&self) -> crate::Primus {
+        crate::Primus {
+            inner: self.shared.server.clone(),
+        }
+    }
+
     /// The spark id: 21 characters from `A-Za-z0-9_-` unless `id_generator` is set.
     pub fn id(&self) -> &str {
         &self.shared.id
