@@ -2,9 +2,9 @@
 //! MessagePack) exactly as the reference's `binary-pack` 1.0.2 (`binarypack` 0.0.4)
 //! writes and reads it.
 
-use super::pack::{self, capped, js_key, js_number_key, Cursor, Format, MAX_DECODE_DEPTH, NIL};
+use super::pack::{self, decode_tokens, Cursor, Format, Token, NIL};
 use super::{Parser, ParserError};
-use crate::{Frame, Map, Value};
+use crate::{Frame, Value};
 use bytes::Bytes;
 
 /// BinaryPack, interoperable with `binary-pack` 1.0.2. Binary frames.
@@ -62,7 +62,7 @@ impl Parser for Binary {
 
     fn decode(&self, frame: &Frame) -> Result<Value, ParserError> {
         let mut cursor = Cursor::new(frame.bytes());
-        read(&mut cursor, 0).map_err(ParserError::Decode)
+        decode_tokens(&mut cursor, 0, |c, _| token(c)).map_err(ParserError::Decode)
     }
 
     fn is_binary(&self) -> bool {
@@ -171,21 +171,21 @@ fn is_undefined(tag: u8) -> bool {
     matches!(tag, 0xc1 | 0xc4..=0xc9 | 0xd4..=0xd7)
 }
 
-/// Read one value. `depth` counts the containers around it.
-fn read(c: &mut Cursor<'_>, depth: usize) -> Result<Value, String> {
+/// Read one token.
+fn token(c: &mut Cursor<'_>) -> Result<Token, String> {
     let tag = c.u8()?;
-    Ok(match tag {
+    let v = match tag {
         0x00..=0x7f => Value::from(u64::from(tag)),
         0xe0..=0xff => Value::from(i64::from(tag as i8)),
         0xa0..=0xaf => Value::Binary(c.take(usize::from(tag - 0xa0))?),
         0xb0..=0xbf => Value::String(c.string(usize::from(tag - 0xb0))?),
-        0x90..=0x9f => read_array(c, usize::from(tag - 0x90), depth)?,
-        0x80..=0x8f => read_map(c, usize::from(tag - 0x80), depth)?,
+        0x90..=0x9f => return Ok(Token::Array(usize::from(tag - 0x90))),
+        0x80..=0x8f => return Ok(Token::Map(usize::from(tag - 0x80))),
         NIL => Value::Null,
         0xc2 => Value::Bool(false),
         0xc3 => Value::Bool(true),
-        0xca => Value::from(f64::from(f32::from_be_bytes(c.array()?))),
-        0xcb => Value::from(f64::from_be_bytes(c.array()?)),
+        0xca => return Ok(float(f64::from(f32::from_be_bytes(c.array()?)))),
+        0xcb => return Ok(float(f64::from_be_bytes(c.array()?))),
         0xcc => Value::from(u64::from(c.u8()?)),
         0xcd => Value::from(u64::from(c.u16()?)),
         0xce => Value::from(u64::from(c.u32()?)),
@@ -210,80 +210,26 @@ fn read(c: &mut Cursor<'_>, depth: usize) -> Result<Value, String> {
             let len = c.u32()?;
             Value::Binary(c.take(len as usize)?)
         }
-        0xdc => {
-            let len = c.u16()?;
-            read_array(c, usize::from(len), depth)?
-        }
-        0xdd => {
-            let len = c.u32()?;
-            read_array(c, len as usize, depth)?
-        }
-        0xde => {
-            let len = c.u16()?;
-            read_map(c, usize::from(len), depth)?
-        }
-        0xdf => {
-            let len = c.u32()?;
-            read_map(c, len as usize, depth)?
-        }
+        0xdc => return Ok(Token::Array(usize::from(c.u16()?))),
+        0xdd => return Ok(Token::Array(c.u32()? as usize)),
+        0xde => return Ok(Token::Map(usize::from(c.u16()?))),
+        0xdf => return Ok(Token::Map(c.u32()? as usize)),
         // 0xc1, 0xc4–0xc9, 0xd4–0xd7: `undefined`.
         _ => {
             debug_assert!(is_undefined(tag));
-            Value::Null
+            return Ok(Token::Undefined);
         }
-    })
+    };
+    Ok(Token::Value(v))
 }
 
-fn nested(depth: usize) -> Result<usize, String> {
-    if depth >= MAX_DECODE_DEPTH {
-        Err(format!(
-            "value nested deeper than {MAX_DECODE_DEPTH} levels"
-        ))
+/// A double: a number, or [`Token::NonFinite`].
+fn float(v: f64) -> Token {
+    if v.is_finite() {
+        Token::Value(Value::from(v))
     } else {
-        Ok(depth + 1)
+        Token::NonFinite(v)
     }
-}
-
-fn read_array(c: &mut Cursor<'_>, len: usize, depth: usize) -> Result<Value, String> {
-    let depth = nested(depth)?;
-    // Every element takes at least one byte.
-    let mut items = Vec::with_capacity(capped(len, c, 1));
-    for _ in 0..len {
-        items.push(read(c, depth)?);
-    }
-    Ok(Value::Array(items))
-}
-
-fn read_map(c: &mut Cursor<'_>, len: usize, depth: usize) -> Result<Value, String> {
-    let depth = nested(depth)?;
-    // Every entry takes at least two bytes.
-    let mut map = Map::with_capacity(capped(len, c, 2));
-    for _ in 0..len {
-        let key = read_key(c, depth)?;
-        let value = read(c, depth)?;
-        map.insert(key, value);
-    }
-    Ok(Value::Object(map))
-}
-
-/// A map key, as the string a JavaScript object makes of it.
-fn read_key(c: &mut Cursor<'_>, depth: usize) -> Result<String, String> {
-    Ok(match c.peek() {
-        Some(tag) if is_undefined(tag) => {
-            c.u8()?;
-            "undefined".to_string()
-        }
-        // Read floats here: a Value has no NaN or ±∞, but `String(NaN)` is "NaN".
-        Some(0xca) => {
-            c.u8()?;
-            js_number_key(f64::from(f32::from_be_bytes(c.array()?)))
-        }
-        Some(0xcb) => {
-            c.u8()?;
-            js_number_key(f64::from_be_bytes(c.array()?))
-        }
-        _ => js_key(read(c, depth)?),
-    })
 }
 
 #[cfg(test)]

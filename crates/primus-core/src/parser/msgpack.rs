@@ -1,7 +1,7 @@
 //! The `msgpack` parser: MessagePack exactly as the reference's `primus-msgpack` 1.0.2
 //! (msgpack-lite 0.1.26) writes and reads it.
 
-use super::pack::{self, capped, js_key, js_number_key, Cursor, Format, MAX_DECODE_DEPTH, NIL};
+use super::pack::{self, decode_tokens, Cursor, Format, Token, MAX_DECODE_DEPTH, NIL};
 use super::{Parser, ParserError};
 use crate::{Frame, Map, Number, Value};
 use bytes::Bytes;
@@ -64,7 +64,7 @@ impl Parser for MsgPack {
 
     fn decode(&self, frame: &Frame) -> Result<Value, ParserError> {
         let mut cursor = Cursor::new(frame.bytes());
-        read(&mut cursor, 0).map_err(ParserError::Decode)
+        read(&mut cursor, 0, 0).map_err(ParserError::Decode)
     }
 
     fn is_binary(&self) -> bool {
@@ -194,18 +194,31 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
 // Decoding
 // ---------------------------------------------------------------------------------------
 
-/// A finite double as a number; NaN and ±∞ as `null`.
-fn float(v: f64) -> Value {
-    Value::from(v)
+/// A double: a number, or [`Token::NonFinite`].
+fn float(v: f64) -> Token {
+    if v.is_finite() {
+        Token::Value(Value::from(v))
+    } else {
+        Token::NonFinite(v)
+    }
 }
 
-/// Read one value. `depth` counts the containers around it.
-fn read(c: &mut Cursor<'_>, depth: usize) -> Result<Value, String> {
+/// How many extensions may nest inside one another (each is decoded on its own, with a
+/// recursive call).
+const MAX_EXT_NESTING: usize = 8;
+
+/// Decode one value; `ext` counts the extensions around it.
+fn read(c: &mut Cursor<'_>, depth0: usize, ext: usize) -> Result<Value, String> {
+    decode_tokens(c, depth0, |c, depth| token(c, depth, ext))
+}
+
+/// Read one token. `depth` counts the containers around it.
+fn token(c: &mut Cursor<'_>, depth: usize, ext: usize) -> Result<Token, String> {
     let tag = c.u8()?;
-    Ok(match tag {
+    let v = match tag {
         0x00..=0x7f => Value::from(u64::from(tag)),
-        0x80..=0x8f => read_map(c, usize::from(tag - 0x80), depth)?,
-        0x90..=0x9f => read_array(c, usize::from(tag - 0x90), depth)?,
+        0x80..=0x8f => return Ok(Token::Map(usize::from(tag - 0x80))),
+        0x90..=0x9f => return Ok(Token::Array(usize::from(tag - 0x90))),
         0xa0..=0xbf => Value::String(c.string(usize::from(tag - 0xa0))?),
         NIL => Value::Null,
         0xc1 => return Err("Invalid type: 0xc1".into()),
@@ -225,18 +238,18 @@ fn read(c: &mut Cursor<'_>, depth: usize) -> Result<Value, String> {
         }
         0xc7 => {
             let len = c.u8()?;
-            read_ext(c, usize::from(len), depth)?
+            read_ext(c, usize::from(len), depth, ext)?
         }
         0xc8 => {
             let len = c.u16()?;
-            read_ext(c, usize::from(len), depth)?
+            read_ext(c, usize::from(len), depth, ext)?
         }
         0xc9 => {
             let len = c.u32()?;
-            read_ext(c, len as usize, depth)?
+            read_ext(c, len as usize, depth, ext)?
         }
-        0xca => float(f64::from(f32::from_be_bytes(c.array()?))),
-        0xcb => float(f64::from_be_bytes(c.array()?)),
+        0xca => return Ok(float(f64::from(f32::from_be_bytes(c.array()?)))),
+        0xcb => return Ok(float(f64::from_be_bytes(c.array()?))),
         0xcc => Value::from(u64::from(c.u8()?)),
         0xcd => Value::from(u64::from(c.u16()?)),
         0xce => Value::from(u64::from(c.u32()?)),
@@ -245,11 +258,11 @@ fn read(c: &mut Cursor<'_>, depth: usize) -> Result<Value, String> {
         0xd1 => Value::from(i64::from(i16::from_be_bytes(c.array()?))),
         0xd2 => Value::from(i64::from(i32::from_be_bytes(c.array()?))),
         0xd3 => Value::from(i64::from_be_bytes(c.array()?)),
-        0xd4 => read_ext(c, 1, depth)?,
-        0xd5 => read_ext(c, 2, depth)?,
-        0xd6 => read_ext(c, 4, depth)?,
-        0xd7 => read_ext(c, 8, depth)?,
-        0xd8 => read_ext(c, 16, depth)?,
+        0xd4 => read_ext(c, 1, depth, ext)?,
+        0xd5 => read_ext(c, 2, depth, ext)?,
+        0xd6 => read_ext(c, 4, depth, ext)?,
+        0xd7 => read_ext(c, 8, depth, ext)?,
+        0xd8 => read_ext(c, 16, depth, ext)?,
         0xd9 => {
             let len = c.u8()?;
             Value::String(c.string(usize::from(len))?)
@@ -262,84 +275,29 @@ fn read(c: &mut Cursor<'_>, depth: usize) -> Result<Value, String> {
             let len = c.u32()?;
             Value::String(c.string(len as usize)?)
         }
-        0xdc => {
-            let len = c.u16()?;
-            read_array(c, usize::from(len), depth)?
-        }
-        0xdd => {
-            let len = c.u32()?;
-            read_array(c, len as usize, depth)?
-        }
-        0xde => {
-            let len = c.u16()?;
-            read_map(c, usize::from(len), depth)?
-        }
-        0xdf => {
-            let len = c.u32()?;
-            read_map(c, len as usize, depth)?
-        }
+        0xdc => return Ok(Token::Array(usize::from(c.u16()?))),
+        0xdd => return Ok(Token::Array(c.u32()? as usize)),
+        0xde => return Ok(Token::Map(usize::from(c.u16()?))),
+        0xdf => return Ok(Token::Map(c.u32()? as usize)),
         0xe0..=0xff => Value::from(i64::from(tag as i8)),
-    })
-}
-
-fn nested(depth: usize) -> Result<usize, String> {
-    if depth >= MAX_DECODE_DEPTH {
-        Err(format!(
-            "value nested deeper than {MAX_DECODE_DEPTH} levels"
-        ))
-    } else {
-        Ok(depth + 1)
-    }
-}
-
-fn read_array(c: &mut Cursor<'_>, len: usize, depth: usize) -> Result<Value, String> {
-    let depth = nested(depth)?;
-    // Every element takes at least one byte.
-    let mut items = Vec::with_capacity(capped(len, c, 1));
-    for _ in 0..len {
-        items.push(read(c, depth)?);
-    }
-    Ok(Value::Array(items))
-}
-
-fn read_map(c: &mut Cursor<'_>, len: usize, depth: usize) -> Result<Value, String> {
-    let depth = nested(depth)?;
-    // Every entry takes at least two bytes.
-    let mut map = Map::with_capacity(capped(len, c, 2));
-    for _ in 0..len {
-        let key = read_key(c, depth)?;
-        let value = read(c, depth)?;
-        map.insert(key, value);
-    }
-    Ok(Value::Object(map))
-}
-
-/// A map key, as the string a JavaScript object makes of it.
-fn read_key(c: &mut Cursor<'_>, depth: usize) -> Result<String, String> {
-    // Read floats here: a Value has no NaN or ±∞, but `String(NaN)` is "NaN".
-    Ok(match c.peek() {
-        Some(0xca) => {
-            c.u8()?;
-            js_number_key(f64::from(f32::from_be_bytes(c.array()?)))
-        }
-        Some(0xcb) => {
-            c.u8()?;
-            js_number_key(f64::from_be_bytes(c.array()?))
-        }
-        _ => js_key(read(c, depth)?),
-    })
+    };
+    Ok(Token::Value(v))
 }
 
 /// An extension value: msgpack-lite's preset types become plain values.
-fn read_ext(c: &mut Cursor<'_>, len: usize, depth: usize) -> Result<Value, String> {
-    let depth = nested(depth)?;
+fn read_ext(c: &mut Cursor<'_>, len: usize, depth: usize, ext: usize) -> Result<Value, String> {
     let ext_type = c.u8()?;
     let payload = c.take(len)?;
     Ok(match ext_type {
         // Error types, RegExp, Boolean, String, Date, Number: a MessagePack value inside.
         0x01..=0x06 | 0x0a..=0x0f => {
+            if ext >= MAX_EXT_NESTING || depth >= MAX_DECODE_DEPTH {
+                return Err(format!(
+                    "extension types nested deeper than {MAX_EXT_NESTING} levels"
+                ));
+            }
             let mut inner = Cursor::new(&payload);
-            read(&mut inner, depth)?
+            read(&mut inner, depth + 1, ext + 1)?
         }
         // Typed arrays, ArrayBuffer, Buffer, DataView: their bytes.
         0x11..=0x1b | 0x1d => Value::Binary(payload),

@@ -9,7 +9,7 @@
 //!   (`obj[key] = value` stringifies the key).
 
 use crate::value::JsNumber;
-use crate::Value;
+use crate::{Map, Value};
 use bytes::Bytes;
 use serde::ser::{self, Serialize};
 use std::fmt;
@@ -18,8 +18,9 @@ use std::fmt;
 /// the stack), the same limit as the JSON parser's.
 pub(super) const MAX_ENCODE_DEPTH: usize = 512;
 
-/// How deep an incoming message may nest before decoding fails (instead of overflowing
-/// the stack). Anything we encode can be decoded.
+/// How deep an incoming message may nest before decoding fails. Decoding is iterative
+/// (no recursion per level), so this bounds work and memory, not stack use; anything we
+/// encode can be decoded.
 pub(super) const MAX_DECODE_DEPTH: usize = 512;
 
 /// Initial output buffer: most messages (protocol pings, small objects) fit.
@@ -609,11 +610,6 @@ impl<'a> Cursor<'a> {
         self.bytes.len() - self.pos
     }
 
-    /// The next byte, without consuming it.
-    pub(super) fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
     /// One byte.
     pub(super) fn u8(&mut self) -> Result<u8, String> {
         let b = *self.bytes.get(self.pos).ok_or_else(truncated)?;
@@ -662,6 +658,107 @@ impl<'a> Cursor<'a> {
     pub(super) fn string(&mut self, len: usize) -> Result<String, String> {
         let b = self.take(len)?;
         String::from_utf8(b.to_vec()).map_err(|_| "invalid UTF-8 in a string".into())
+    }
+}
+
+/// One step of a decoder: a whole scalar, or the header of a container whose items follow.
+#[derive(Debug)]
+pub(super) enum Token {
+    /// A complete value.
+    Value(Value),
+    /// NaN or ±∞: `null` as a value (a [`Value`] number is finite), `"NaN"` /
+    /// `"Infinity"` / `"-Infinity"` as a map key.
+    NonFinite(f64),
+    /// JavaScript's `undefined` (BinaryPack): `null` as a value, `"undefined"` as a key.
+    Undefined,
+    /// An array of this many items.
+    Array(usize),
+    /// A map of this many entries.
+    Map(usize),
+}
+
+/// A container being filled.
+enum Open {
+    Array(Vec<Value>, usize),
+    Map {
+        map: Map,
+        left: usize,
+        key: Option<String>,
+    },
+}
+
+/// Decode one value, reading tokens with `next` (which gets the depth of the token it
+/// reads). Containers are kept on a heap stack, so nesting costs no call stack; it is
+/// limited to [`MAX_DECODE_DEPTH`] levels below `depth0`. Map keys that are not strings
+/// are converted with [`js_key`], and a repeated key keeps its first position and last
+/// value, as in a JavaScript object.
+pub(super) fn decode_tokens(
+    c: &mut Cursor<'_>,
+    depth0: usize,
+    mut next: impl FnMut(&mut Cursor<'_>, usize) -> Result<Token, String>,
+) -> Result<Value, String> {
+    let mut stack: Vec<Open> = Vec::new();
+    loop {
+        let depth = depth0 + stack.len();
+        let in_key = matches!(stack.last(), Some(Open::Map { key: None, .. }));
+        let mut done = match next(c, depth)? {
+            Token::Value(v) => v,
+            Token::NonFinite(f) if in_key => Value::String(js_number_key(f)),
+            Token::Undefined if in_key => Value::from("undefined"),
+            Token::NonFinite(_) | Token::Undefined => Value::Null,
+            Token::Array(len) | Token::Map(len) if depth >= MAX_DECODE_DEPTH => {
+                let _ = len;
+                return Err(format!(
+                    "value nested deeper than {MAX_DECODE_DEPTH} levels"
+                ));
+            }
+            Token::Array(0) => Value::Array(Vec::new()),
+            Token::Map(0) => Value::Object(Map::new()),
+            Token::Array(len) => {
+                // Every element takes at least one byte.
+                stack.push(Open::Array(Vec::with_capacity(capped(len, c, 1)), len));
+                continue;
+            }
+            Token::Map(len) => {
+                // Every entry takes at least two bytes.
+                stack.push(Open::Map {
+                    map: Map::with_capacity(capped(len, c, 2)),
+                    left: len,
+                    key: None,
+                });
+                continue;
+            }
+        };
+        // Hand the finished value to its container, closing the containers it completes.
+        loop {
+            match stack.last_mut() {
+                None => return Ok(done),
+                Some(Open::Array(items, len)) => {
+                    items.push(done);
+                    if items.len() < *len {
+                        break;
+                    }
+                }
+                Some(Open::Map { map, left, key }) => match key.take() {
+                    None => {
+                        *key = Some(js_key(done));
+                        break;
+                    }
+                    Some(k) => {
+                        map.insert(k, done);
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                    }
+                },
+            }
+            done = match stack.pop() {
+                Some(Open::Array(items, _)) => Value::Array(items),
+                Some(Open::Map { map, .. }) => Value::Object(map),
+                None => unreachable!("the stack had a last element"),
+            };
+        }
     }
 }
 
