@@ -147,6 +147,8 @@ pub struct TransportOptions {
     pub websockets: WebSocketOptions,
     /// Options of the `engine.io` transformer (polling only, WebSocket only, base64).
     pub engineio: crate::transformers::engineio::client::EngineIoClientOptions,
+    /// Options of the `sockjs` transformer (which transports, in which order).
+    pub sockjs: crate::transformers::sockjs::client::SockJsClientOptions,
 }
 
 /// Options of the `websockets` transport.
@@ -320,11 +322,11 @@ mod tests {
             assert!(matches!(o.validate(), Err(ClientError::InvalidOptions(_))));
         }
         let o = ClientOptions {
-            transformer: "sockjs".into(),
+            transformer: "browserchannel".into(),
             ..Default::default()
         };
         assert!(
-            matches!(o.validate(), Err(ClientError::UnsupportedTransformer(t)) if t == "sockjs")
+            matches!(o.validate(), Err(ClientError::UnsupportedTransformer(t)) if t == "browserchannel")
         );
     }
 

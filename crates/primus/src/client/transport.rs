@@ -4,7 +4,7 @@
 
 use super::url::Endpoint;
 use super::{ClientError, ClientOptions};
-use crate::transformers::{engineio, websockets};
+use crate::transformers::{engineio, sockjs, websockets};
 use primus_core::Frame;
 
 /// Which transformer the client speaks.
@@ -12,6 +12,7 @@ use primus_core::Frame;
 pub(crate) enum Transport {
     WebSockets,
     EngineIo,
+    SockJs,
 }
 
 impl Transport {
@@ -19,6 +20,7 @@ impl Transport {
         match name.to_ascii_lowercase().as_str() {
             "websockets" => Ok(Transport::WebSockets),
             "engine.io" => Ok(Transport::EngineIo),
+            "sockjs" => Ok(Transport::SockJs),
             other => Err(ClientError::UnsupportedTransformer(other.to_string())),
         }
     }
@@ -36,6 +38,9 @@ impl Transport {
             Transport::EngineIo => Ok(Connection::EngineIo(
                 engineio::client::connect(endpoint, options).await?,
             )),
+            Transport::SockJs => Ok(Connection::SockJs(
+                sockjs::client::connect(endpoint, options).await?,
+            )),
         }
     }
 }
@@ -46,6 +51,7 @@ impl Transport {
 pub(crate) enum Connection {
     WebSockets(websockets::client::Connection),
     EngineIo(engineio::client::Connection),
+    SockJs(sockjs::client::Connection),
 }
 
 impl Connection {
@@ -54,6 +60,7 @@ impl Connection {
         match self {
             Connection::WebSockets(c) => c.recv().await,
             Connection::EngineIo(c) => c.recv().await,
+            Connection::SockJs(c) => c.recv().await,
         }
     }
 
@@ -61,6 +68,7 @@ impl Connection {
         match self {
             Connection::WebSockets(c) => c.feed(frame).await,
             Connection::EngineIo(c) => c.feed(frame).await,
+            Connection::SockJs(c) => c.feed(frame).await,
         }
     }
 
@@ -68,6 +76,7 @@ impl Connection {
         match self {
             Connection::WebSockets(c) => c.flush().await,
             Connection::EngineIo(c) => c.flush().await,
+            Connection::SockJs(c) => c.flush().await,
         }
     }
 
@@ -75,6 +84,7 @@ impl Connection {
         match self {
             Connection::WebSockets(c) => c.close().await,
             Connection::EngineIo(c) => c.close().await,
+            Connection::SockJs(c) => c.close().await,
         }
     }
 }

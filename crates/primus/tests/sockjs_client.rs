@@ -1,0 +1,350 @@
+//! The Rust client's sockjs transport (websocket, xhr-streaming, xhr-polling, and the
+//! fallback between them) against our server and against the real Node Primus 8 server
+//! with `--transformer sockjs` (`tests/interop/reference-server.mjs`; needs `node`, and
+//! runs `npm ci` in `tests/interop` when its `node_modules` lacks `sockjs`).
+
+mod server_support;
+
+use futures_util::StreamExt;
+use primus::client::{Backoff, Client, ClientEvent, ClientOptions, TransportOptions};
+use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
+use serde_json::{json, Value as Json};
+use server_support::TestServer;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::time::{timeout, Instant};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn ensure_npm_deps() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let interop = repo_root().join("tests/interop");
+        if !interop.join("node_modules/sockjs").exists() {
+            let status = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&interop)
+                .status()
+                .expect("npm is needed to install the reference server (tests/interop)");
+            assert!(status.success(), "npm ci failed in tests/interop");
+        }
+    });
+}
+
+/// The reference server with the sockjs transformer; killed on drop.
+struct NodeServer {
+    child: Child,
+    port: u16,
+}
+
+impl NodeServer {
+    fn start() -> NodeServer {
+        ensure_npm_deps();
+        let root = repo_root();
+        let mut child = Command::new("node")
+            .arg(root.join("tests/interop/reference-server.mjs"))
+            .args(["--port", "0", "--transformer", "sockjs"])
+            .current_dir(&root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("`node` must be installed to run the reference interop tests");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(WAIT)
+            .expect("reference server did not start");
+        let port = line
+            .strip_prefix("listening ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        NodeServer { child, port }
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Our server with the same control protocol subset (echo, `end`, `info`).
+async fn ours() -> TestServer {
+    let primus = primus::Primus::new(
+        primus::Options::default()
+            .transformer("sockjs")
+            .ping_interval(None),
+    )
+    .unwrap();
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            let v = msg.value();
+            match v.get("cmd").and_then(|c| c.as_str()) {
+                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
+                Some("info") => {
+                    let query = serde_json::to_value(spark.query()).unwrap();
+                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
+                }
+                _ => {
+                    let _ = spark.write(v);
+                }
+            }
+        });
+    });
+    TestServer::serve(primus).await
+}
+
+fn options(transports: &[SockJsTransport]) -> ClientOptions {
+    ClientOptions {
+        transformer: "sockjs".into(),
+        reconnect: Backoff {
+            min: Duration::from_millis(50),
+            max: Some(Duration::from_millis(200)),
+            ..Backoff::default()
+        },
+        transport: TransportOptions {
+            sockjs: SockJsClientOptions::default().transports(transports.iter().copied()),
+            ..TransportOptions::default()
+        },
+        ..ClientOptions::default()
+    }
+}
+
+async fn next_json(client: &mut Client) -> Json {
+    timeout(WAIT, client.next())
+        .await
+        .expect("a message in time")
+        .expect("stream open")
+        .decode::<Json>()
+        .unwrap()
+}
+
+async fn wait_event(
+    events: &mut broadcast::Receiver<ClientEvent>,
+    what: &str,
+    pred: impl Fn(&ClientEvent) -> bool,
+) -> Vec<ClientEvent> {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            events.recv(),
+        )
+        .await
+        {
+            Ok(Ok(e)) if pred(&e) => return seen,
+            Ok(Ok(e)) => seen.push(e),
+            other => panic!("no {what}: {other:?}; saw {seen:?}"),
+        }
+    }
+}
+
+/// Echo, id, query, and `spark.end()` ending the client for good.
+async fn scenario(url: &str, transports: &[SockJsTransport], query_expected: bool) {
+    let url = format!("{url}/?room=lobby");
+    let mut client = Client::new(&url, options(transports)).unwrap();
+    let mut events = client.events();
+    client.write("early").unwrap();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    assert_eq!(next_json(&mut client).await, json!("early"));
+    for v in [json!({"a": [1, "é", null]}), json!("\u{2028}😀"), json!(0)] {
+        client.write(&v).unwrap();
+        assert_eq!(next_json(&mut client).await, v);
+    }
+    // Many messages in a row, in order.
+    for i in 0..50 {
+        client.write(&i).unwrap();
+    }
+    for i in 0..50 {
+        assert_eq!(next_json(&mut client).await, json!(i));
+    }
+    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client.write(&json!({"cmd": "info"})).unwrap();
+    let info = next_json(&mut client).await;
+    assert_eq!(info["id"], json!(id));
+    if query_expected {
+        assert_eq!(info["query"]["room"], "lobby");
+    }
+    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
+    assert_eq!(next_json(&mut client).await, json!("bye"));
+    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    assert!(
+        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
+        "{seen:?}"
+    );
+}
+
+/// The server ends the spark with reconnect: the client opens a new session.
+async fn reconnects(url: &str, transports: &[SockJsTransport]) {
+    let mut client = Client::new(url, options(transports)).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    let first = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client
+        .write(&json!({"cmd": "end", "reconnect": true}))
+        .unwrap();
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    let second = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    assert_ne!(first, second);
+    client.write("again").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("again"));
+    client.end();
+}
+
+const WS: &[SockJsTransport] = &[SockJsTransport::WebSocket];
+const STREAMING: &[SockJsTransport] = &[SockJsTransport::XhrStreaming];
+const POLLING: &[SockJsTransport] = &[SockJsTransport::XhrPolling];
+
+#[tokio::test]
+async fn ours_websocket() {
+    let s = ours().await;
+    scenario(&format!("http://{}", s.addr), WS, true).await;
+    reconnects(&format!("http://{}", s.addr), WS).await;
+}
+
+#[tokio::test]
+async fn ours_xhr_streaming() {
+    let s = ours().await;
+    scenario(&format!("http://{}", s.addr), STREAMING, true).await;
+    reconnects(&format!("http://{}", s.addr), STREAMING).await;
+}
+
+#[tokio::test]
+async fn ours_xhr_polling() {
+    let s = ours().await;
+    scenario(&format!("http://{}", s.addr), POLLING, true).await;
+    reconnects(&format!("http://{}", s.addr), POLLING).await;
+}
+
+#[tokio::test]
+async fn ours_default_transports() {
+    let s = ours().await;
+    let all = SockJsClientOptions::default().transports;
+    scenario(&format!("http://{}", s.addr), &all, true).await;
+}
+
+#[tokio::test]
+async fn reference_websocket() {
+    let s = NodeServer::start();
+    let url = format!("http://127.0.0.1:{}", s.port);
+    scenario(&url, WS, false).await;
+    reconnects(&url, WS).await;
+}
+
+#[tokio::test]
+async fn reference_xhr_streaming() {
+    let s = NodeServer::start();
+    let url = format!("http://127.0.0.1:{}", s.port);
+    scenario(&url, STREAMING, false).await;
+    reconnects(&url, STREAMING).await;
+}
+
+#[tokio::test]
+async fn reference_xhr_polling() {
+    let s = NodeServer::start();
+    let url = format!("http://127.0.0.1:{}", s.port);
+    scenario(&url, POLLING, false).await;
+    reconnects(&url, POLLING).await;
+}
+
+/// Our server behind a filter that refuses WebSocket upgrades and `xhr_streaming`
+/// (like a proxy that buffers responses): the client falls back to xhr-polling.
+async fn filtered() -> (TestServer, std::net::SocketAddr, Arc<AtomicUsize>) {
+    let s = ours().await;
+    let refused = Arc::new(AtomicUsize::new(0));
+    let addr = serve_filtered(s.primus.clone().into_service(), refused.clone()).await;
+    (s, addr, refused)
+}
+
+/// Serve a tower service over hyper, sending refused requests outside the pathname (the
+/// service answers 404 there). Generic, like a hyper user's code would be.
+async fn serve_filtered<S, B>(svc: S, counter: Arc<AtomicUsize>) -> std::net::SocketAddr
+where
+    S: tower_service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let svc = svc.clone();
+            let counter = counter.clone();
+            let hyper_svc =
+                hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                    if req.headers().contains_key(http::header::UPGRADE)
+                        || req.uri().path().ends_with("/xhr_streaming")
+                    {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        *req.uri_mut() = http::Uri::from_static("/refused");
+                    }
+                    let mut svc = svc.clone();
+                    async move { tower_service::Service::call(&mut svc, req).await }
+                });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), hyper_svc)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn falls_back_from_websocket_and_streaming_to_polling() {
+    let (_server, addr, refused) = filtered().await;
+    let all = SockJsClientOptions::default().transports;
+    scenario(&format!("http://{addr}"), &all, true).await;
+    // Every connection attempt tried websocket and xhr-streaming first.
+    assert!(refused.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test]
+async fn no_transport_works_reports_an_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut o = options(&SockJsClientOptions::default().transports);
+    o.strategy = primus::client::Strategy::NONE;
+    let client = Client::new(&format!("http://127.0.0.1:{port}"), o).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "error", |e| matches!(e, ClientEvent::Error(_))).await;
+}
