@@ -6,7 +6,11 @@
 use clap::{Parser, Subcommand};
 use primus::{Options, Primus, Server, Value};
 use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
 use std::time::Duration;
+
+#[path = "primus/connect.rs"]
+mod connect;
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the demo server: echo, and `broadcast:<text>` to everyone.
     Serve(ServeArgs),
+    /// Connect to a Primus server: stdin lines out, received messages as JSON lines.
+    Connect(connect::ConnectArgs),
 }
 
 #[derive(clap::Args)]
@@ -64,14 +70,20 @@ fn parse_ping(s: &str) -> Result<Option<Duration>, String> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let Command::Serve(args) = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Connect(args) => connect::run(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let options = Options::default()
         .transformer(args.transformer)
         .parser(args.parser)
