@@ -140,7 +140,10 @@ async fn against_our_server_in_every_mode() {
         wait_for(&mut events, |e| matches!(e, ClientEvent::End)).await;
         let deadline = tokio::time::Instant::now() + WAIT;
         while primus.engineio_sessions() != Some(0) {
-            assert!(tokio::time::Instant::now() < deadline, "{label}: session left");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{label}: session left"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

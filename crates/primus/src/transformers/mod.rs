@@ -29,7 +29,9 @@ impl Transformer {
             "websockets" => Ok(Transformer::WebSockets(websockets::server::Server::new(
                 options,
             ))),
-            "engine.io" => Ok(Transformer::EngineIo(engineio::server::Server::new(options))),
+            "engine.io" => Ok(Transformer::EngineIo(engineio::server::Server::new(
+                options,
+            ))),
             "sockjs" => Ok(Transformer::SockJs(sockjs::server::Server::new(options)?)),
             other => Err(PrimusError::UnknownTransformer(other.to_string())),
         }
