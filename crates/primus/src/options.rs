@@ -88,6 +88,9 @@ pub struct Options {
     pub allow_eio3: bool,
     /// `engine.io` transformer: Engine.IO heartbeat and upgrade timers.
     pub engineio: crate::transformers::engineio::EngineIoOptions,
+    /// `sockjs` transformer: response limit, heartbeat and disconnect delays, websocket,
+    /// JSESSIONID.
+    pub sockjs: crate::transformers::sockjs::SockJsOptions,
     /// Spark id generator; default: 21-character nanoid-style ids.
     #[serde(skip)]
     pub id_generator: Option<IdGenerator>,
@@ -116,6 +119,7 @@ impl Default for Options {
             write_timeout: Duration::from_secs(30),
             allow_eio3: false,
             engineio: Default::default(),
+            sockjs: Default::default(),
             id_generator: None,
         }
     }
@@ -184,6 +188,11 @@ impl Options {
     /// Set the Engine.IO timers (`engine.io` transformer).
     pub fn engineio(mut self, options: crate::transformers::engineio::EngineIoOptions) -> Self {
         self.engineio = options;
+        self
+    }
+    /// Set the `sockjs` transformer's settings.
+    pub fn sockjs(mut self, options: crate::transformers::sockjs::SockJsOptions) -> Self {
+        self.sockjs = options;
         self
     }
     /// Set the outgoing queue bound.

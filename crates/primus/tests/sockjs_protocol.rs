@@ -684,27 +684,64 @@ async fn raw_websocket_endpoint() {
 
 #[tokio::test]
 async fn abandoned_sessions_are_reclaimed_after_disconnect_delay() {
-    let s = start().await;
-    // Streams dropped mid-response, and sessions whose client never polls again.
-    for i in 0..5 {
-        let mut st = Streaming::open(
-            s.addr,
-            "POST",
-            &format!("/primus/000/gone{i}/xhr_streaming"),
-        )
+    // The default disconnect_delay (5 s), then a short one set through the options.
+    for delay in [None, Some(Duration::from_millis(300))] {
+        let options = match delay {
+            Some(d) => sockjs().sockjs(
+                primus::transformers::sockjs::SockJsOptions::default()
+                    .delays(Duration::from_secs(25), d),
+            ),
+            None => sockjs(),
+        };
+        let s = start_with(options).await;
+        // Streams dropped mid-response, and sessions whose client never polls again.
+        for i in 0..5 {
+            let mut st = Streaming::open(
+                s.addr,
+                "POST",
+                &format!("/primus/000/gone{i}/xhr_streaming"),
+            )
+            .await;
+            st.until("o\n").await;
+            drop(st);
+            poll(s.addr, &format!("poll{i}")).await;
+        }
+        assert_eq!(s.primus.connected(), 10);
+        assert_eq!(s.primus.sockjs_sessions(), 10);
+        let limit = delay.unwrap_or(Duration::from_secs(5)) + Duration::from_secs(3);
+        wait_until(limit, "every abandoned session reclaimed", || {
+            s.primus.connected() == 0 && s.primus.sockjs_sessions() == 0
+        })
         .await;
-        st.until("o\n").await;
-        drop(st);
-        poll(s.addr, &format!("poll{i}")).await;
     }
-    assert_eq!(s.primus.connected(), 10);
-    // disconnect_delay is 5 s; allow for scheduling.
-    wait_until(
-        Duration::from_secs(9),
-        "every abandoned session reclaimed",
-        || s.primus.connected() == 0,
+}
+
+#[tokio::test]
+async fn options_response_limit_and_jsessionid() {
+    let s = start_with(
+        sockjs().sockjs(
+            primus::transformers::sockjs::SockJsOptions::default()
+                .response_limit(4096)
+                .jsessionid(true),
+        ),
     )
     .await;
+    let res = http_get(s.addr, "/primus/info", "").await;
+    assert!(res.text().contains("\"cookie_needed\":true"));
+    let res = post(s.addr, "/primus/000/j/xhr", "", "").await;
+    assert_eq!(res.header("set-cookie"), Some("JSESSIONID=dummy; path=/"));
+    let mut st = Streaming::open(s.addr, "POST", "/primus/000/r/xhr_streaming").await;
+    st.until("o\n").await;
+    // 5 messages of 1 KB: the response ends once 4096 bytes went out.
+    let msg = format!(
+        "[{}]",
+        vec![format!("\"\\\"{}\\\"\"", "k".repeat(1000)); 5].join(",")
+    );
+    for _ in 0..5 {
+        send(s.addr, "r", &msg).await;
+    }
+    let rest = st.rest_of_body().await;
+    assert!(rest.len() >= 4096, "{}", rest.len());
 }
 
 #[tokio::test]

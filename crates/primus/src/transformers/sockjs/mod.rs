@@ -12,3 +12,95 @@
 
 pub mod client;
 pub mod server;
+
+use crate::server::Primus;
+use serde::{Deserialize, Deserializer};
+use std::time::Duration;
+
+/// Settings of the `sockjs` transformer (`Options::sockjs`), with `sockjs-node`'s names and
+/// defaults. In a config file: `{"sockjs": {"responseLimit": 4096, "disconnectDelay": 100}}`
+/// (times in milliseconds; snake_case names work too).
+///
+/// ```
+/// let o: primus::transformers::sockjs::SockJsOptions =
+///     serde_json::from_str(r#"{"responseLimit": 4096, "jsessionid": true}"#).unwrap();
+/// assert_eq!(o.response_limit, 4096);
+/// assert_eq!(o.disconnect_delay, std::time::Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct SockJsOptions {
+    /// Bytes a streaming response (xhr_streaming, eventsource, htmlfile) carries before the
+    /// server ends it and the client opens the next one (default 128 KiB).
+    #[serde(alias = "response_limit")]
+    pub response_limit: usize,
+    /// Silence after which an `h` frame is sent (default 25 s).
+    #[serde(deserialize_with = "de_ms", alias = "heartbeat_delay")]
+    pub heartbeat_delay: Duration,
+    /// How long a session without a receiver lives on before it and its spark end; this is
+    /// what reclaims sessions whose client vanished (default 5 s).
+    #[serde(deserialize_with = "de_ms", alias = "disconnect_delay")]
+    pub disconnect_delay: Duration,
+    /// Offer the websocket transports (default `true`); `/info` says so.
+    pub websocket: bool,
+    /// Set a `JSESSIONID` cookie for sticky load balancers (default `false`); `/info` then
+    /// says `cookie_needed: true`.
+    pub jsessionid: bool,
+    /// The SockJS client script the iframe page loads.
+    #[serde(alias = "sockjs_url")]
+    pub sockjs_url: String,
+}
+
+impl Default for SockJsOptions {
+    fn default() -> Self {
+        SockJsOptions {
+            response_limit: 128 * 1024,
+            heartbeat_delay: Duration::from_secs(25),
+            disconnect_delay: Duration::from_secs(5),
+            websocket: true,
+            jsessionid: false,
+            sockjs_url: "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js".into(),
+        }
+    }
+}
+
+impl SockJsOptions {
+    /// Set the streaming response limit.
+    pub fn response_limit(mut self, bytes: usize) -> Self {
+        self.response_limit = bytes;
+        self
+    }
+    /// Set the heartbeat and disconnect delays.
+    pub fn delays(mut self, heartbeat: Duration, disconnect: Duration) -> Self {
+        self.heartbeat_delay = heartbeat;
+        self.disconnect_delay = disconnect;
+        self
+    }
+    /// Offer the websocket transports or not.
+    pub fn websocket(mut self, on: bool) -> Self {
+        self.websocket = on;
+        self
+    }
+    /// Set the `JSESSIONID` cookie or not.
+    pub fn jsessionid(mut self, on: bool) -> Self {
+        self.jsessionid = on;
+        self
+    }
+}
+
+fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
+}
+
+impl Primus {
+    /// How many SockJS sessions of the HTTP transports are live (attached, waiting for
+    /// their client, or closed and waiting out `disconnect_delay`); 0 for other
+    /// transformers.
+    pub fn sockjs_sessions(&self) -> usize {
+        match &self.inner.transformer {
+            crate::transformers::Transformer::SockJs(t) => t.session_count(),
+            _ => 0,
+        }
+    }
+}

@@ -91,35 +91,8 @@ const IFRAME: &str = "<!DOCTYPE html>\n<html>\n<head>\n  <meta http-equiv=\"X-UA
 /// than 1 KiB so browsers start rendering at once.
 const HTMLFILE: &str = "<!doctype html>\n<html><head>\n  <meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\" />\n  <meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\" />\n</head><body><h2>Don't panic!</h2>\n  <script>\n    document.domain = document.domain;\n    var c = parent.{{ callback }};\n    c.start();\n    function p(d) {c.message(d);};\n    window.onload = function() {c.stop();};\n  </script>";
 
-/// The SockJS settings (the reference's `sockjs` server options).
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    /// Bytes a streaming response carries before it is ended (default 128 KiB).
-    pub(crate) response_limit: usize,
-    /// Silence after which an `h` frame is sent (default 25 s).
-    pub(crate) heartbeat_delay: Duration,
-    /// How long a session without a receiver lives on (default 5 s).
-    pub(crate) disconnect_delay: Duration,
-    /// Whether the websocket transports are offered (default true).
-    pub(crate) websocket: bool,
-    /// Set a `JSESSIONID` cookie (for sticky load balancers; default false).
-    pub(crate) jsessionid: bool,
-    /// The SockJS client script the iframe page loads.
-    pub(crate) sockjs_url: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            response_limit: 128 * 1024,
-            heartbeat_delay: Duration::from_secs(25),
-            disconnect_delay: Duration::from_secs(5),
-            websocket: true,
-            jsessionid: false,
-            sockjs_url: "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js".into(),
-        }
-    }
-}
+/// The SockJS settings.
+pub(crate) type Settings = super::SockJsOptions;
 
 type Sessions = Arc<Mutex<HashMap<Arc<str>, Arc<Session>>>>;
 
@@ -157,7 +130,7 @@ impl Server {
         if let Ok(parser) = primus_core::parser::by_name(&options.parser) {
             check_parser(&*parser)?;
         }
-        Ok(Self::with_settings(options, Settings::default()))
+        Ok(Self::with_settings(options, options.sockjs.clone()))
     }
 
     pub(crate) fn with_settings(options: &Options, settings: Settings) -> Self {
@@ -183,8 +156,8 @@ impl Server {
         }
     }
 
-    /// Sessions alive (attached or waiting for their client), for tests and metrics.
-    #[allow(dead_code)] // used by tests
+    /// Sessions alive (attached, waiting for their client, or closed and waiting out
+    /// `disconnect_delay`).
     pub(crate) fn session_count(&self) -> usize {
         lock(&self.sessions).len()
     }
