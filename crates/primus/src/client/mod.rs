@@ -170,6 +170,11 @@ impl Client {
         options.pathname = primus.pathname().to_string();
         options.parser = primus.parser().clone();
         options.transformer = primus.spec().transformer;
+        // Like the library the reference compiles for a server with an authorizer: a
+        // refused client should end, not retry forever.
+        if primus.has_authorizer() && options.strategy == Strategy::default() {
+            options.strategy.timeout = false;
+        }
         options.ping_timeout = primus.options().ping_interval.map(|p| {
             let ms = p.as_millis() as u64;
             std::time::Duration::from_millis(ms + ms.div_ceil(2))
