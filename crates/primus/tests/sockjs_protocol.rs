@@ -661,7 +661,11 @@ async fn websocket_session() {
             .unwrap();
     assert_eq!(ws_text(&mut ws).await, "o");
     ws.send(WsMessage::text("[\"x")).await.unwrap();
-    assert_eq!(ws_text(&mut ws).await, "c[3000,\"Broken framing.\"]");
+    // Cut off with a close frame only (no `c` frame), like sockjs-node.
+    match within("the close frame", ws.next()).await {
+        Some(Ok(WsMessage::Close(Some(f)))) => assert_eq!(u16::from(f.code), 3000),
+        other => panic!("{other:?}"),
+    }
     wait_until(Duration::from_secs(3), "sparks gone", || {
         s.primus.connected() == 0
     })
@@ -706,7 +710,10 @@ async fn abandoned_sessions_are_reclaimed_after_disconnect_delay() {
             drop(st);
             poll(s.addr, &format!("poll{i}")).await;
         }
-        assert_eq!(s.primus.connected(), 10);
+        // Aborted streams end their spark at once (like sockjs-node); the polling
+        // sessions wait out disconnect_delay. Every session is kept that long to answer
+        // late receivers.
+        assert!(s.primus.connected() >= 5);
         assert_eq!(s.primus.sockjs_sessions(), 10);
         let limit = delay.unwrap_or(Duration::from_secs(5)) + Duration::from_secs(3);
         wait_until(limit, "every abandoned session reclaimed", || {

@@ -104,3 +104,19 @@ impl Primus {
         }
     }
 }
+
+/// End a spark carried by sockjs with a SockJS close code and reason: the client gets
+/// `c[code,"reason"]` (and, over WebSocket, a close frame with that code). Nothing else
+/// is sent first (no `primus::server::close`), so a Primus client reconnects. On other
+/// transformers the code is used where the transport has one (websocket close frames).
+///
+/// ```no_run
+/// # fn f(spark: &primus::Spark) {
+/// primus::transformers::sockjs::close(spark, 3000, "Go away!");
+/// # }
+/// ```
+pub fn close(spark: &crate::Spark, code: u16, reason: &'static str) {
+    spark
+        .shared
+        .finish(crate::server::spark::CloseKind::Code(code, reason), None);
+}
