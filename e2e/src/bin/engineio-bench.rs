@@ -13,6 +13,19 @@
 //! ```sh
 //! cargo build --release -p primus-e2e && target/release/engineio-bench --connections 20
 //! ```
+//!
+//! Results on the 2-core workplace machine (50 connections × 500 messages of 64 B, 8 in
+//! flight each; the generator shares the two cores, so CPU per message is the fair
+//! comparison):
+//!
+//! | server | mode     | msg/s | p50 ms | p99 ms | server CPU µs/msg |
+//! |--------|----------|------:|-------:|-------:|------------------:|
+//! | ours   | polling  | 38642 |   6.48 |  45.66 |               7.6 |
+//! | node   | polling  |  9341 |  36.69 | 127.30 |              67.2 |
+//! | ours   | upgraded | 53073 |   6.61 |  17.82 |               8.0 |
+//! | node   | upgraded | 31213 |  11.62 |  28.43 |              19.6 |
+//!
+//! Server CPU per message: 0.11× Node's over polling, 0.41× upgraded (target ≤ 0.5×).
 
 use futures_util::StreamExt;
 use primus::client::{Client, ClientOptions};
