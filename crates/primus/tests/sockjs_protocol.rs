@@ -759,3 +759,67 @@ async fn binary_parser_names_are_refused_at_start() {
     let err = primus::Primus::new(sockjs().transformer("SockJS").parser("msgpack"));
     assert!(err.is_err());
 }
+
+#[tokio::test]
+async fn hixie76_websocket_session() {
+    // The draft-76 handshake example: keys, then the 8-byte key3 after the head.
+    let s = start().await;
+    let mut tcp = TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "GET /primus/000/hx/websocket HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
+         Upgrade: WebSocket\r\nOrigin: http://example.com\r\n\
+         Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n",
+        s.addr
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 4096];
+    let end = within("the 101", async {
+        loop {
+            if let Some(end) = find(&buf, b"\r\n\r\n") {
+                return end;
+            }
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains("sec-websocket-origin: http://example.com"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!(
+            "sec-websocket-location: ws://{}/primus/000/hx/websocket",
+            s.addr
+        )),
+        "{head}"
+    );
+    buf.drain(..end + 4);
+    tcp.write_all(b"^n:ds[4U").await.unwrap();
+    let expect: &[u8] = b"8jKS'y:G*Co,Wxa-\x00o\xff";
+    within("the challenge answer and the open frame", async {
+        while buf.len() < expect.len() {
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    assert_eq!(&buf[..expect.len()], expect);
+    buf.drain(..expect.len());
+    tcp.write_all(b"\x00[\"\\\"hi\\\"\"]\xff").await.unwrap();
+    let expect: &[u8] = b"\x00a[\"\\\"hi\\\"\"]\xff";
+    within("the echo", async {
+        while buf.len() < expect.len() {
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    assert_eq!(&buf[..expect.len()], expect);
+}

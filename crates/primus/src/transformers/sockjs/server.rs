@@ -431,6 +431,11 @@ impl Server {
                 "Can \"Upgrade\" only to \"WebSocket\".",
             );
         }
+        if req.headers().contains_key("sec-websocket-key1")
+            && !req.headers().contains_key(header::SEC_WEBSOCKET_KEY)
+        {
+            return self.hixie76(server, req);
+        }
         let upgrade = match ws::prepare_upgrade(&mut req) {
             Ok(u) => u,
             Err(res) => return *res,
@@ -461,6 +466,70 @@ impl Server {
             }
         });
         ws::switching_protocols(&upgrade.accept)
+    }
+
+    /// The old hixie-76 WebSocket handshake (what some proxies, e.g. old HAProxy setups,
+    /// still speak, and what the SockJS protocol suite checks): 101 with the location and
+    /// origin headers, then the MD5 answer to the 8-byte key that follows the request.
+    fn hixie76(&self, server: &Arc<Inner>, mut req: HttpRequest) -> HttpResponse {
+        let h = req.headers();
+        let (Some(k1), Some(k2)) = (
+            h.get("sec-websocket-key1")
+                .and_then(|v| hixie_key(v.as_bytes())),
+            h.get("sec-websocket-key2")
+                .and_then(|v| hixie_key(v.as_bytes())),
+        ) else {
+            return full(
+                StatusCode::BAD_REQUEST,
+                PLAIN,
+                "Not a valid websocket request",
+            );
+        };
+        if req
+            .extensions()
+            .get::<hyper::upgrade::OnUpgrade>()
+            .is_none()
+        {
+            return full(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, "cannot upgrade");
+        }
+        let origin = h.get(header::ORIGIN).cloned();
+        let host = h
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string();
+        let location = format!("ws://{host}{}", req.uri());
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let info = ws::spark_info(server, req);
+        let conn = match server.open_spark(info) {
+            Ok(conn) => conn,
+            Err(e) => return full(StatusCode::SERVICE_UNAVAILABLE, PLAIN, e.to_string()),
+        };
+        let timing = self.timing();
+        let server = server.clone();
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    run_hixie76(server, io, (k1, k2), conn, timing).await;
+                }
+                Err(e) => conn.spark.shared.finish(
+                    CloseKind::Normal,
+                    Some(SparkError::Transport(format!("upgrade failed: {e}"))),
+                ),
+            }
+        });
+        let mut res = empty(StatusCode::SWITCHING_PROTOCOLS);
+        let h = res.headers_mut();
+        h.insert(header::UPGRADE, HeaderValue::from_static("WebSocket"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Some(origin) = origin {
+            h.insert("sec-websocket-origin", origin);
+        }
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            h.insert("sec-websocket-location", v);
+        }
+        res
     }
 
     fn timing(&self) -> Timing {
@@ -779,8 +848,14 @@ fn http_date(t: SystemTime) -> String {
     )
 }
 
-/// MD5 (RFC 1321), for the iframe page's ETag (the reference's value).
+/// MD5 as lowercase hex.
 fn md5_hex(data: &[u8]) -> String {
+    md5(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// MD5 (RFC 1321), for the iframe page's ETag (the reference's value) and the hixie-76
+/// handshake.
+fn md5(data: &[u8]) -> [u8; 16] {
     const S: [u32; 64] = [
         7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
         9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
@@ -822,11 +897,11 @@ fn md5_hex(data: &[u8]) -> String {
         c0 = c0.wrapping_add(c);
         d0 = d0.wrapping_add(d);
     }
-    [a0, b0, c0, d0]
-        .iter()
-        .flat_map(|w| w.to_le_bytes())
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut out = [0u8; 16];
+    for (i, w) in [a0, b0, c0, d0].iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    out
 }
 
 /// A response body fed by the session task through a bounded channel; it ends when the
@@ -1326,6 +1401,162 @@ async fn run_websocket(
         while let Some(Ok(_)) = socket.next().await {}
     })
     .await;
+}
+
+/// A hixie-76 key: its digits as a number, divided by its number of spaces.
+fn hixie_key(key: &[u8]) -> Option<u32> {
+    let digits: String = key
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
+    let spaces = key.iter().filter(|&&b| b == b' ').count() as u64;
+    let n: u64 = digits.parse().ok()?;
+    if spaces == 0 || n % spaces != 0 {
+        return None;
+    }
+    u32::try_from(n / spaces).ok()
+}
+
+/// A SockJS session over a hixie-76 WebSocket: frames are `0x00 text 0xFF`.
+async fn run_hixie76<S>(
+    server: Arc<Inner>,
+    mut io: S,
+    keys: (u32, u32),
+    conn: SparkConn,
+    timing: Timing,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let SparkConn {
+        spark,
+        mut outgoing,
+    } = conn;
+    let shared = spark.shared.clone();
+    let handshake = async {
+        let mut key3 = [0u8; 8];
+        io.read_exact(&mut key3).await?;
+        let mut challenge = Vec::with_capacity(16);
+        challenge.extend_from_slice(&keys.0.to_be_bytes());
+        challenge.extend_from_slice(&keys.1.to_be_bytes());
+        challenge.extend_from_slice(&key3);
+        let digest = md5(&challenge);
+        io.write_all(&digest).await?;
+        io.write_all(b"\x00o\xff").await?;
+        io.flush().await
+    };
+    if timeout(timing.write_timeout, handshake)
+        .await
+        .map(|r| r.is_ok())
+        != Ok(true)
+    {
+        shared.finish(CloseKind::Normal, None);
+        shared.close_inbox();
+        return;
+    }
+    if !server.run_connection_listeners(&spark).await {
+        let _ = io.shutdown().await;
+        shared.close_inbox();
+        return;
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 4096];
+    let mut heartbeat_at = Instant::now() + timing.heartbeat;
+    let max = body_limit(timing.max_length);
+    let mut gone = false;
+    loop {
+        let out: Option<String> = tokio::select! {
+            biased;
+            _ = shared.close_signal.notified() => break,
+            frame = outgoing.recv() => {
+                let Some(frame) = frame else { break };
+                let mut batch = vec![frame];
+                while batch.len() < MAX_BATCH {
+                    match outgoing.try_recv() {
+                        Ok(f) => batch.push(f),
+                        Err(_) => break,
+                    }
+                }
+                Some(array_frame(&batch))
+            }
+            _ = sleep_until(heartbeat_at) => Some(codec::HEARTBEAT.to_string()),
+            n = io.read(&mut chunk) => {
+                match n {
+                    Ok(0) | Err(_) => { gone = true; break }
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+                // Complete frames: 0x00 text 0xFF; 0xFF 0x00 closes.
+                let mut closed = false;
+                while let Some(&first) = buf.first() {
+                    if first == 0xff {
+                        closed = true;
+                        break;
+                    }
+                    let Some(end) = buf.iter().position(|&b| b == 0xff) else { break };
+                    let payload: Vec<u8> = buf.drain(..=end).skip(1).take(end - 1).collect();
+                    match codec::parse_ws_message(&payload) {
+                        Ok(messages) => {
+                            for m in messages {
+                                shared.deliver(Frame::Text(Bytes::from(m))).await;
+                            }
+                        }
+                        Err(_) => { closed = true; break }
+                    }
+                }
+                if closed || buf.len() > max {
+                    gone = true;
+                    break;
+                }
+                None
+            }
+        };
+        if let Some(text) = out {
+            let mut frame = Vec::with_capacity(text.len() + 2);
+            frame.push(0u8);
+            frame.extend_from_slice(text.as_bytes());
+            frame.push(0xff);
+            let write = async {
+                io.write_all(&frame).await?;
+                io.flush().await
+            };
+            if timeout(timing.write_timeout, write)
+                .await
+                .map(|r| r.is_ok())
+                != Ok(true)
+            {
+                gone = true;
+                break;
+            }
+            heartbeat_at = Instant::now() + timing.heartbeat;
+        }
+    }
+    shared.close_inbox();
+    shared.finish(CloseKind::Normal, None);
+    if !gone {
+        let mut tail = Vec::new();
+        while let Ok(f) = outgoing.try_recv() {
+            tail.push(f);
+        }
+        let mut bytes = Vec::new();
+        if !tail.is_empty() {
+            bytes.push(0u8);
+            bytes.extend_from_slice(array_frame(&tail).as_bytes());
+            bytes.push(0xff);
+        }
+        let close = match shared.close_kind() {
+            Some(CloseKind::Code(code, reason)) => codec::close_frame(code, reason),
+            _ => codec::close_frame(codec::NORMAL_CLOSURE.0, codec::NORMAL_CLOSURE.1),
+        };
+        bytes.push(0u8);
+        bytes.extend_from_slice(close.as_bytes());
+        bytes.extend_from_slice(&[0xff, 0xff, 0x00]);
+        let _ = timeout(CLOSE_GRACE, async {
+            io.write_all(&bytes).await?;
+            io.shutdown().await
+        })
+        .await;
+    }
 }
 
 #[cfg(test)]
