@@ -4,6 +4,8 @@
 //! (the same contract the real Node Primus server runs there), so every scenario runs
 //! against both servers: echo, `broadcast:<text>`, and `{cmd: end|info|count|end-all}`.
 
+use primus::http::StatusCode;
+use primus::middleware::AuthError;
 use primus::{Options, Primus, Server, Spark, Value};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -14,9 +16,10 @@ fn usage(msg: &str) -> ! {
     std::process::exit(2);
 }
 
-fn options() -> (Options, u16) {
+fn options() -> (Options, u16, bool) {
     let mut opts = Options::default();
     let mut port = 0u16;
+    let mut auth = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
@@ -35,13 +38,37 @@ fn options() -> (Options, u16) {
                     )),
                 })
             }
+            "--auth" => match value.as_str() {
+                "on" => auth = true,
+                "off" => auth = false,
+                _ => usage("--auth takes on or off"),
+            },
+            "--origins" => opts.origins = value,
             "--max-length" => {
                 opts = opts.max_length(value.parse().unwrap_or_else(|_| usage("bad --max-length")))
             }
             other => usage(&format!("unknown flag {other}")),
         }
     }
-    (opts, port)
+    (opts, port, auth)
+}
+
+/// The contract's authorizer: the `token` query parameter of every request decides.
+fn authorize(primus: &Primus) {
+    primus.authorize(|req| {
+        let token = req
+            .uri
+            .query()
+            .map(primus::query::parse)
+            .and_then(|q| q.get("token").map(|v| v.as_str().to_owned()));
+        async move {
+            match token.as_deref() {
+                Some("good") => Ok(()),
+                Some("forbidden") => Err(AuthError::new("forbidden").status(StatusCode::FORBIDDEN)),
+                _ => Err(AuthError::new("unauthorized").authenticate("Bearer realm=\"primus\"")),
+            }
+        }
+    });
 }
 
 fn info(spark: &Spark) -> serde_json::Value {
@@ -104,8 +131,11 @@ fn truthy(v: &Value) -> bool {
 
 #[tokio::main]
 async fn main() {
-    let (opts, port) = options();
+    let (opts, port, auth) = options();
     let primus = Primus::new(opts).unwrap_or_else(|e| usage(&e.to_string()));
+    if auth {
+        authorize(&primus);
+    }
     primus.on_connection(|spark| {
         spark.on_data(|spark, msg| control(&spark.primus(), spark, msg.value()));
     });

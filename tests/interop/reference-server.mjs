@@ -16,6 +16,12 @@
  *                           `off` (or 0) disables heartbeats (spec.pingInterval === false).
  *   --max-length <bytes>    maximum incoming message size, default 10485760
  *                           (ws `maxPayload`: a bigger frame closes the socket with 1009).
+ *   --auth <on|off>         default off. `on` installs an authorizer that reads the query
+ *                           parameter `token` of EVERY request under the pathname:
+ *                           `good` → accepted; `forbidden` → 403 {"error":"forbidden"};
+ *                           anything else → 401 {"error":"unauthorized"} with
+ *                           `WWW-Authenticate: Bearer realm="primus"`.
+ *   --origins <list>        CORS `origins` option (default `*`).
  *   Unknown flags or bad values: print a message on stderr and exit with status 2.
  *
  * Start-up: listen on 127.0.0.1 only (with SO_REUSEADDR, so a restarted server can
@@ -87,6 +93,11 @@ function parseArgs(argv) {
         opts.pingInterval = value === 'off' ? false : int(flag, value) || false;
         break;
       case '--max-length': opts.maxLength = int(flag, value); break;
+      case '--auth':
+        if (value !== 'on' && value !== 'off') usage(`--auth takes on or off, got ${value}`);
+        opts.auth = value === 'on';
+        break;
+      case '--origins': opts.origins = value; break;
       default: usage(`unknown flag ${flag}`);
     }
   }
@@ -108,7 +119,24 @@ const primus = new Primus(server, {
   parser: opts.parser,
   pingInterval: opts.pingInterval,
   maxLength: opts.maxLength,
+  ...(opts.origins ? { origins: opts.origins } : {}),
 });
+
+if (opts.auth) {
+  primus.authorize((req, done) => {
+    const token = new URL(req.url, 'http://localhost').searchParams.get('token');
+    if (token === 'good') return done();
+    if (token === 'forbidden') {
+      const err = new Error('forbidden');
+      err.statusCode = 403;
+      return done(err);
+    }
+    const err = new Error('unauthorized');
+    err.statusCode = 401;
+    err.authenticate = 'Bearer realm="primus"';
+    return done(err);
+  });
+}
 
 // spark.headers also carries Primus's internal `primus::req::backup` (the
 // request object) for as long as the socket lives: not part of the contract.

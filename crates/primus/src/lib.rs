@@ -37,7 +37,9 @@ pub mod transformers;
 pub use error::{BoxError, PrimusError, SparkError, WriteError};
 pub use options::Options;
 pub use primus_core::forwarded::Address;
-pub use primus_core::query::{Query, QueryValue};
+pub use primus_core::query::{self, Query, QueryValue};
+/// The `http` crate, re-exported so applications name the same types we do.
+pub use http;
 pub use primus_core::{
     from_value, parser, protocol, to_value, Frame, Parser, ParserError, Value, ValueError,
 };

@@ -64,6 +64,8 @@ function flags(options) {
     parser: '--parser',
     pingInterval: '--ping-interval',
     maxLength: '--max-length',
+    auth: '--auth',
+    origins: '--origins',
   };
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
