@@ -26,6 +26,7 @@
 
 pub mod client;
 mod error;
+pub mod library;
 pub mod middleware;
 pub mod options;
 pub mod plugin;
@@ -35,11 +36,11 @@ mod standalone;
 pub mod transformers;
 
 pub use error::{BoxError, PrimusError, SparkError, WriteError};
+/// The `http` crate, re-exported so applications name the same types we do.
+pub use http;
 pub use options::Options;
 pub use primus_core::forwarded::Address;
 pub use primus_core::query::{self, Query, QueryValue};
-/// The `http` crate, re-exported so applications name the same types we do.
-pub use http;
 pub use primus_core::{
     from_value, parser, protocol, to_value, Frame, Parser, ParserError, Value, ValueError,
 };

@@ -3,8 +3,8 @@
 //! polling request of a long-polling transport, not only its handshake).
 //!
 //! The built-in features are layers of this same stack, in the reference's order:
-//! `forwarded`, `cors`, `spec`, `x-xss`, `no-cache`, `authorization`. Your layers go at the
-//! end unless you give an index; any layer may answer the request itself.
+//! `forwarded`, `cors`, `primus.js`, `spec`, `x-xss`, `no-cache`, `authorization`. Your
+//! layers go at the end unless you give an index; any layer may answer the request itself.
 //!
 //! A layer works on a [`Ctx`]: the request head (method, URI, headers, extensions — put
 //! what you learn there and sparks see it in [`SparkInfo::extensions`](crate::SparkInfo))
@@ -31,6 +31,7 @@
 mod authorization;
 mod builtin;
 mod cors;
+mod library;
 mod tower_adapter;
 
 pub use authorization::AuthError;
@@ -381,6 +382,7 @@ pub(crate) fn install_builtins(primus: &crate::Primus) {
         None,
     );
     let weak = Arc::downgrade(&primus.inner);
+    stack.add("primus.js", library::layer(weak.clone()), Runs::HTTP, None);
     stack.add("spec", builtin::spec(weak.clone()), Runs::HTTP, None);
     stack.add("x-xss", builtin::x_xss(), Runs::HTTP, None);
     stack.add("no-cache", builtin::no_cache(), Runs::HTTP, None);

@@ -1,0 +1,285 @@
+// Transport: Engine.IO protocol 4 (the `engine.io` transformer), written for primus-rs.
+// HTTP long-polling first (packets joined by \x1e, binary as `b<base64>`), then an upgrade to
+// WebSocket (`2probe` / `3probe` / `5`) unless `websockets: false`. The Engine.IO heartbeat
+// (server `2`, client `3`) runs below the Primus one. Options Primus forces in the reference
+// are kept: base64 binary (`b64=1`), timestamped requests, no remembered upgrade.
+
+const EIO_SEPARATOR = '\x1e';
+
+function toBase64(data) {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+function fromBase64(text) {
+  const bin = atob(text);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes.buffer;
+}
+
+/** One Engine.IO session. Callbacks: onopen, onmessage(data), onerror(err), onclose(reason). */
+class EngineSocket {
+  constructor(url, query, options) {
+    this.url = url; // http(s)://host/pathname/
+    this.query = query; // the Primus query (with _primuscb), no leading '?'
+    this.websocket = options.websocket && typeof WebSocket !== 'undefined';
+    this.requestTimeout = options.requestTimeout || 0;
+    this.state = 'closed';
+    this.id = null;
+    this.transport = 'polling';
+    this.queue = []; // encoded packets not yet sent
+    this.polling = null; // AbortController of the running poll
+    this.posting = null; // AbortController of the running POST
+    this.paused = false; // an upgrade is waiting for polling to go quiet
+    this.ws = null;
+    this.probe = null;
+    this.onopen = this.onmessage = this.onerror = this.onclose = () => {};
+  }
+
+  endpoint(transport, extra) {
+    const q = [this.query, 'EIO=4', 'transport=' + transport];
+    if (this.id) q.push('sid=' + encodeURIComponent(this.id));
+    q.push('t=' + Primus.yeast(), 'b64=1');
+    if (extra) q.push(extra);
+    return this.url + '?' + q.filter(Boolean).join('&');
+  }
+
+  open() {
+    this.state = 'opening';
+    this.request('GET', this.endpoint('polling')).then((text) => {
+      if (this.state !== 'opening') return;
+      const packets = text.split(EIO_SEPARATOR);
+      const first = packets.shift();
+      if (!first || first[0] !== '0') throw new Error('Engine.IO handshake expected, got: ' + String(first).slice(0, 40));
+      const hs = JSON.parse(first.slice(1));
+      this.id = hs.sid;
+      this.pingInterval = hs.pingInterval;
+      this.pingTimeout = hs.pingTimeout;
+      this.state = 'open';
+      this.resetPingTimer();
+      this.onopen();
+      for (const p of packets) this.packet(p);
+      if (this.state !== 'open') return;
+      this.poll();
+      if (this.websocket && (hs.upgrades || []).includes('websocket')) this.upgrade();
+    }).catch((err) => this.fail(err));
+  }
+
+  request(method, url, body) {
+    const controller = new AbortController();
+    if (method === 'GET') this.polling = controller;
+    else this.posting = controller;
+    const init = { method, cache: 'no-store', signal: controller.signal };
+    if (body !== undefined) {
+      init.body = body;
+      init.headers = { 'Content-Type': 'text/plain;charset=UTF-8' };
+    }
+    return fetch(url, init).then((res) => res.text().then((text) => {
+      if (!res.ok) {
+        const err = new Error('xhr ' + (method === 'GET' ? 'poll' : 'post') + ' error');
+        err.status = res.status;
+        err.body = text;
+        throw err;
+      }
+      return text;
+    })).finally(() => {
+      if (method === 'GET' && this.polling === controller) this.polling = null;
+      if (method !== 'GET' && this.posting === controller) this.posting = null;
+    });
+  }
+
+  poll() {
+    if (this.state !== 'open' || this.transport !== 'polling' || this.paused || this.polling) return;
+    this.request('GET', this.endpoint('polling')).then((text) => {
+      if (this.state !== 'open' || this.transport !== 'polling') return;
+      for (const p of text.split(EIO_SEPARATOR)) this.packet(p);
+      if (this.paused) return this.maybeUpgrade();
+      this.poll();
+    }).catch((err) => this.fail(err));
+  }
+
+  packet(p) {
+    if (p instanceof ArrayBuffer) return this.onmessage(p);
+    if (!p) return;
+    switch (p[0]) {
+      case '1':
+        return this.fail(null, 'transport close');
+      case '2':
+        this.resetPingTimer();
+        this.sendPacket('3' + p.slice(1));
+        return;
+      case '4':
+        return this.onmessage(p.slice(1));
+      case 'b':
+        return this.onmessage(fromBase64(p.slice(1)));
+      default:
+        return; // 0 (again), 3, 5, 6: nothing to do
+    }
+  }
+
+  resetPingTimer() {
+    clearTimeout(this.pingTimer);
+    if (!this.pingInterval) return;
+    this.pingTimer = setTimeout(() => this.fail(null, 'ping timeout'), this.pingInterval + this.pingTimeout);
+  }
+
+  send(data) {
+    this.sendPacket(typeof data === 'string' ? '4' + data : 'b' + toBase64(data));
+  }
+
+  sendPacket(packet) {
+    if (this.state !== 'open') return;
+    this.queue.push(packet);
+    this.flush();
+  }
+
+  flush() {
+    if (this.state !== 'open' || !this.queue.length) return;
+    if (this.transport === 'websocket') {
+      const packets = this.queue.splice(0);
+      for (const p of packets) this.ws.send(p);
+      return;
+    }
+    if (this.posting || this.paused) return;
+    const packets = this.queue.splice(0);
+    this.request('POST', this.endpoint('polling'), packets.join(EIO_SEPARATOR)).then(() => {
+      if (this.paused) return this.maybeUpgrade();
+      this.flush();
+    }).catch((err) => this.fail(err));
+  }
+
+  upgrade() {
+    let ws;
+    try {
+      ws = new WebSocket(this.endpoint('websocket').replace(/^http/, 'ws'));
+    } catch (e) {
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.probe = ws;
+    const abandon = () => {
+      if (this.probe !== ws) return;
+      this.probe = null;
+      this.paused = false;
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close();
+      } catch (e) {
+        // already closed
+      }
+      this.poll();
+      this.flush();
+    };
+    ws.onopen = () => ws.send('2probe');
+    ws.onmessage = (evt) => {
+      if (evt.data !== '3probe') return abandon();
+      this.paused = true;
+      this.maybeUpgrade();
+    };
+    ws.onerror = abandon;
+    ws.onclose = abandon;
+  }
+
+  /** Switch to the probed WebSocket once no poll or POST is running. */
+  maybeUpgrade() {
+    const ws = this.probe;
+    if (!ws || !this.paused || this.polling || this.posting || this.state !== 'open') return;
+    this.probe = null;
+    this.paused = false;
+    this.transport = 'websocket';
+    this.ws = ws;
+    ws.onmessage = (evt) => this.packet(evt.data);
+    ws.onerror = () => {};
+    ws.onclose = () => this.fail(null, 'transport close');
+    ws.send('5');
+    this.flush();
+  }
+
+  fail(err, reason) {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.shutdown();
+    if (err && (err.name !== 'AbortError' || !wasOpen)) this.onerror(err);
+    this.onclose(reason || 'transport error');
+  }
+
+  shutdown() {
+    this.state = 'closed';
+    clearTimeout(this.pingTimer);
+    for (const c of [this.polling, this.posting]) if (c) c.abort();
+    this.polling = this.posting = null;
+    for (const ws of [this.ws, this.probe]) {
+      if (!ws) continue;
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close();
+      } catch (e) {
+        // already closed
+      }
+    }
+    this.ws = this.probe = null;
+  }
+
+  /** Close from our side: tell the server (`1`), then drop everything. */
+  close() {
+    if (this.state === 'closed') return;
+    if (this.state === 'open') {
+      if (this.transport === 'websocket') {
+        try {
+          this.ws.send('1');
+        } catch (e) {
+          // closing anyway
+        }
+      } else {
+        fetch(this.endpoint('polling'), { method: 'POST', body: '1', cache: 'no-store', keepalive: true }).catch(() => {});
+      }
+    }
+    this.shutdown();
+  }
+}
+
+Primus.EngineSocket = EngineSocket;
+
+Primus.transports['engine.io'] = function client() {
+  const primus = this;
+  let socket = null;
+
+  if (typeof fetch === 'undefined') {
+    return primus.critical(new Error('The engine.io transport needs fetch() (a browser, or Node 18+)'));
+  }
+
+  primus.on('outgoing::open', function opening() {
+    primus.emit('outgoing::end');
+    const opts = primus.uri({ protocol: 'http:', query: true, object: true });
+    const scheme = opts.secure ? 'https:' : 'http:';
+    const host = opts.auth ? opts.auth + '@' + primus.url.host : primus.url.host;
+    const url = scheme + '//' + host + (opts.pathname || '') + '/';
+    const transport = primus.transport || {};
+    const websocket = !primus.AVOID_WEBSOCKETS && !(Array.isArray(transport.transports) && !transport.transports.includes('websocket'));
+    const s = new EngineSocket(url, opts.query, { websocket });
+    primus.socket = socket = s;
+    s.onopen = () => primus.emit('incoming::open');
+    s.onmessage = (data) => primus.emit('incoming::data', data);
+    s.onerror = (err) => primus.emit('incoming::error', err);
+    s.onclose = () => primus.emit('incoming::end');
+    s.open();
+  });
+
+  primus.on('outgoing::data', function write(message) {
+    if (socket) socket.send(message);
+  });
+
+  primus.on('outgoing::reconnect', function reconnect() {
+    primus.emit('outgoing::open');
+  });
+
+  primus.on('outgoing::end', function close() {
+    if (!socket) return;
+    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = () => {};
+    socket.close();
+    socket = null;
+  });
+};

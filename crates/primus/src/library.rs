@@ -1,0 +1,235 @@
+//! The browser client library, built per server configuration (the reference's
+//! `primus.library()`), served at `GET <pathname>/primus.js` by the `primus.js` middleware
+//! layer, with TypeScript declarations at `<pathname>/primus.d.ts`.
+//!
+//! The client is our own plain JavaScript (folder `client-js/` of the repository, embedded
+//! here at compile time): the core, every transport (websockets, engine.io, sockjs) and every
+//! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
+//! the version, the transformer and parser it uses, the `pingTimeout` default
+//! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
+//! `authorization` (the default reconnect strategy then has no `timeout`) and the name of the
+//! global (`Options::global`, default `Primus`). Plugins' [`Plugin::library`] code is
+//! appended, each in its own scope with `Primus` in it.
+//!
+//! Two module formats: a UMD script (a global, CommonJS or AMD) and an ES module
+//! (`export default Primus`), served at `<pathname>/primus.js?esm`.
+//!
+//! ```
+//! let primus = primus::Primus::new(primus::Options::default()).unwrap();
+//! let js = primus.library();
+//! assert!(js.contains(r#""pathname":"/primus""#));
+//! assert!(js.contains(r#""pingTimeout":45000"#));
+//! assert!(primus.library_esm().contains("export default Primus;"));
+//! ```
+//!
+//! [`Plugin::library`]: crate::plugin::Plugin::library
+
+use crate::Primus;
+use serde::Serialize;
+use std::path::Path;
+
+const CORE: &str = include_str!("../../../client-js/primus.js");
+
+/// Transport client halves, by transformer name.
+const TRANSPORTS: &[(&str, &str)] = &[
+    (
+        "websockets",
+        include_str!("../../../client-js/transports/websockets.js"),
+    ),
+    (
+        "engine.io",
+        include_str!("../../../client-js/transports/engineio.js"),
+    ),
+    (
+        "sockjs",
+        include_str!("../../../client-js/transports/sockjs.js"),
+    ),
+];
+
+/// Parser codecs, by parser name.
+const PARSERS: &[(&str, &str)] = &[
+    ("json", include_str!("../../../client-js/parsers/json.js")),
+    (
+        "msgpack",
+        include_str!("../../../client-js/parsers/msgpack.js"),
+    ),
+    ("ejson", include_str!("../../../client-js/parsers/ejson.js")),
+    (
+        "binary",
+        include_str!("../../../client-js/parsers/binary.js"),
+    ),
+];
+
+/// TypeScript declarations of the client, served at `<pathname>/primus.d.ts`.
+pub const TYPES: &str = include_str!("../../../client-js/primus.d.ts");
+
+/// The module format of a generated library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A script that defines the global `Options::global` (and works with CommonJS/AMD).
+    Umd,
+    /// An ES module: `import Primus from '/primus/primus.js?esm'`.
+    Esm,
+}
+
+/// The server settings compiled into a library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LibraryConfig {
+    /// Where the server listens (`/primus`).
+    pub pathname: String,
+    /// The server's version.
+    pub version: String,
+    /// The transformer's name (`websockets`, `engine.io`, `sockjs`).
+    pub transformer: String,
+    /// The parser's name (`json`, `msgpack`, `ejson`, `binary`).
+    pub parser: String,
+    /// The client's default `pingTimeout` in ms, `None` (false) when the server does not ping.
+    #[serde(serialize_with = "ms_or_false")]
+    pub ping_timeout: Option<u64>,
+    /// Whether the server has an authorizer (the default strategy then drops `timeout`).
+    pub authorization: bool,
+    /// The name of the global the UMD build defines.
+    #[serde(skip)]
+    pub global: String,
+}
+
+fn ms_or_false<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(ms) => s.serialize_u64(*ms),
+        None => s.serialize_bool(false),
+    }
+}
+
+/// The client's `pingTimeout` for a server `ping_interval` of `p` ms: `p + round(p / 2)`.
+pub fn ping_timeout(ping_interval_ms: u64) -> u64 {
+    ping_interval_ms + ping_interval_ms.div_ceil(2)
+}
+
+impl LibraryConfig {
+    /// The settings of a server.
+    pub fn of(primus: &Primus) -> Self {
+        let spec = primus.spec();
+        LibraryConfig {
+            pathname: spec.pathname,
+            version: spec.version,
+            transformer: spec.transformer,
+            parser: spec.parser,
+            ping_timeout: spec.ping_interval.map(ping_timeout),
+            authorization: primus.has_authorizer(),
+            global: primus.options().global.clone(),
+        }
+    }
+}
+
+fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Build a library from settings and plugin code (`(name, javascript)` pairs).
+pub fn build(config: &LibraryConfig, plugins: &[(String, String)], format: Format) -> String {
+    let size = CORE.len()
+        + TRANSPORTS.iter().map(|(_, s)| s.len()).sum::<usize>()
+        + PARSERS.iter().map(|(_, s)| s.len()).sum::<usize>()
+        + plugins.iter().map(|(_, s)| s.len() + 64).sum::<usize>()
+        + 2048;
+    let mut out = String::with_capacity(size);
+    out.push_str(&format!(
+        "/*! primus-rs {} browser client: transformer {}, parser {}, pathname {} */\n",
+        config.version, config.transformer, config.parser, config.pathname
+    ));
+    match format {
+        Format::Umd => out.push_str(
+            "(function UMD(name, context, definition) {\n  \
+             var Primus = definition();\n  \
+             if (context) context[name] = Primus;\n  \
+             if (typeof module === 'object' && module.exports) module.exports = Primus;\n  \
+             else if (typeof define === 'function' && define.amd) define(function reference() { return Primus; });\n\
+             })(",
+        ),
+        Format::Esm => out.push_str("const Primus = (function ("),
+    }
+    if format == Format::Umd {
+        out.push_str(&json(config.global.as_str()));
+        out.push_str(
+            ", typeof globalThis !== 'undefined' ? globalThis : typeof window !== 'undefined' ? window : this, function wrapper() {\n",
+        );
+    } else {
+        out.push_str(") {\n");
+    }
+    out.push_str("'use strict';\n");
+    out.push_str(CORE);
+    for (name, code) in TRANSPORTS.iter().chain(PARSERS) {
+        out.push_str(&format!("\n// ---- {name} ----\n"));
+        out.push_str(code);
+    }
+    out.push_str("\nPrimus.configure(");
+    out.push_str(&json(config));
+    out.push_str(");\n");
+    for (name, code) in plugins {
+        out.push_str(&format!(
+            "\n// ---- plugin {} ----\n;(function plugin(Primus) {{\n{code}\n}})(Primus);\n",
+            json(name)
+        ));
+    }
+    out.push_str("return Primus;\n");
+    match format {
+        Format::Umd => out.push_str("});\n"),
+        Format::Esm => out.push_str("})();\nexport default Primus;\nexport { Primus };\n"),
+    }
+    out
+}
+
+impl Primus {
+    fn plugin_code(&self) -> Vec<(String, String)> {
+        self.inner
+            .plugins
+            .all()
+            .into_iter()
+            .filter_map(|(name, p)| p.library().map(|js| (name, js)))
+            .collect()
+    }
+
+    /// The browser client for this server, as a UMD script (what `<pathname>/primus.js`
+    /// serves).
+    pub fn library(&self) -> String {
+        build(&LibraryConfig::of(self), &self.plugin_code(), Format::Umd)
+    }
+
+    /// The browser client as an ES module (what `<pathname>/primus.js?esm` serves).
+    pub fn library_esm(&self) -> String {
+        build(&LibraryConfig::of(self), &self.plugin_code(), Format::Esm)
+    }
+
+    /// The TypeScript declarations of the browser client.
+    pub fn library_types(&self) -> &'static str {
+        TYPES
+    }
+
+    /// Write the browser client (UMD) to a file, for bundlers or a CDN.
+    pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        std::fs::write(path, self.library())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_timeout_rounds_half_up() {
+        assert_eq!(ping_timeout(30_000), 45_000);
+        assert_eq!(ping_timeout(25), 38);
+        assert_eq!(ping_timeout(1), 2);
+    }
+
+    #[test]
+    fn every_transformer_and_parser_has_client_code() {
+        for t in ["websockets", "engine.io", "sockjs"] {
+            assert!(TRANSPORTS.iter().any(|(n, _)| *n == t), "{t}");
+        }
+        for p in ["json", "msgpack", "ejson", "binary"] {
+            assert!(PARSERS.iter().any(|(n, _)| *n == p), "{p}");
+        }
+    }
+}
