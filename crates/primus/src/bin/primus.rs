@@ -1,7 +1,9 @@
 //! The `primus` command: `primus serve` runs the demo server.
 //!
 //! The demo echoes every message to its sender, except strings starting with
-//! `broadcast:`, whose remainder goes to every connected spark.
+//! `broadcast:`, whose remainder goes to every connected spark, and `{"cmd":"drop-all"}`,
+//! which ends every spark with reconnect. Its page at `/` uses the browser client.
+//! `primus library` prints the browser client for a configuration.
 
 use clap::{Parser, Subcommand};
 use primus::{Options, Primus, Server, Value};
@@ -11,6 +13,8 @@ use std::time::Duration;
 
 #[path = "primus/connect.rs"]
 mod connect;
+#[path = "primus/demo.rs"]
+mod demo;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +33,8 @@ enum Command {
     Serve(ServeArgs),
     /// Connect to a Primus server: stdin lines out, received messages as JSON lines.
     Connect(connect::ConnectArgs),
+    /// Print the browser client library (`<pathname>/primus.js`) for a configuration.
+    Library(demo::LibraryArgs),
 }
 
 #[derive(clap::Args)]
@@ -80,6 +86,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::Connect(args) => connect::run(args).await,
+        Command::Library(args) => demo::library(args).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -91,7 +98,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .ping_interval(parse_ping(&args.ping_interval)?);
     let primus = Primus::new(options)?;
     demo(&primus);
-    let mut server = Server::bind(primus, SocketAddr::new(args.host, args.port));
+    let page = demo::Page::new(primus.clone());
+    let mut server = Server::bind(primus, SocketAddr::new(args.host, args.port)).app(page);
     if let (Some(cert), Some(key)) = (args.cert, args.key) {
         server = server.tls(cert, key);
     }
@@ -119,6 +127,10 @@ fn demo(primus: &Primus) {
             let sent = match msg.value() {
                 Value::String(s) if s.starts_with("broadcast:") => {
                     spark.primus().write(&s["broadcast:".len()..]).map(|_| ())
+                }
+                v if demo::is_drop_all(v) => {
+                    demo::drop_all(&spark.primus());
+                    Ok(())
                 }
                 other => spark.write(other),
             };
