@@ -31,3 +31,5 @@ cargo test --workspace
 
 step "node interop suite (official primus client vs our server and the Node reference)"
 PRIMUS_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus-e2e-server" bash tests/interop/run.sh
+
+step "browser suite (our browser client in headless Chromium against our server)"; bash tests/browser/run.sh
