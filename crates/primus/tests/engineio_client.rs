@@ -166,6 +166,40 @@ async fn client_end_closes_the_session() {
 }
 
 #[tokio::test]
+async fn posts_stay_within_the_servers_max_payload() {
+    let primus = Primus::new(Options::default().transformer("engine.io").max_length(1000)).unwrap();
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            let _ = spark.write(msg.value());
+        })
+    });
+    let running = Server::bind(primus.clone(), "127.0.0.1:0".parse().unwrap())
+        .iknowhttpsisbetter(true)
+        .start()
+        .await
+        .unwrap();
+    let url = format!("http://{}", running.local_addr());
+    tokio::spawn(running.run_until(std::future::pending()));
+    let mut client = Client::from_server(
+        &primus,
+        &url,
+        options(EngineIoClientOptions::polling_only()),
+    )
+    .unwrap();
+    // 20 messages of 300 bytes, written at once: several POSTs of at most 1000 bytes.
+    let values: Vec<Json> = (0..20)
+        .map(|i| json!(format!("{i:03}{}", "y".repeat(295))))
+        .collect();
+    for v in &values {
+        client.write(v).unwrap();
+    }
+    for v in &values {
+        assert_eq!(&next_json(&mut client).await, v);
+    }
+    assert_eq!(primus.connected(), 1, "no POST was refused");
+}
+
+#[tokio::test]
 async fn reconnects_when_the_server_drops_the_session() {
     let (primus, url) = ours().await;
     let mut client = Client::from_server(

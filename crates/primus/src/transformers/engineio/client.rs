@@ -316,6 +316,8 @@ struct Handshake {
     upgrades: Vec<String>,
     ping_interval: Duration,
     ping_timeout: Duration,
+    /// The largest POST body the server takes (`maxPayload`).
+    max_payload: usize,
 }
 
 impl Handshake {
@@ -328,6 +330,8 @@ impl Handshake {
             upgrades: Vec<String>,
             ping_interval: u64,
             ping_timeout: u64,
+            #[serde(default)]
+            max_payload: Option<u64>,
         }
         let raw: Raw = serde_json::from_str(json)
             .map_err(|e| ClientError::Connect(format!("bad open packet: {e}")))?;
@@ -336,6 +340,9 @@ impl Handshake {
             upgrades: raw.upgrades,
             ping_interval: Duration::from_millis(raw.ping_interval),
             ping_timeout: Duration::from_millis(raw.ping_timeout),
+            max_payload: raw
+                .max_payload
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)),
         })
     }
 
@@ -433,7 +440,18 @@ async fn polling(
             poll = Some(get.send(target, req));
         }
         if posting.is_none() && !outbox.is_empty() && upgraded.is_none() {
-            let n = outbox.len().min(MAX_POST_BATCH);
+            // Like engine.io-client, keep each POST within the server's maxPayload
+            // (a single larger packet still goes alone: the server then refuses it).
+            let mut n = 0;
+            let mut bytes = 0;
+            while n < outbox.len().min(MAX_POST_BATCH) {
+                let size = packet_size(&outbox[n]) + 1;
+                if n > 0 && bytes + size > hs.max_payload {
+                    break;
+                }
+                bytes += size;
+                n += 1;
+            }
             let batch: Vec<Packet> = outbox.drain(..n).collect();
             let body = engineio::encode_payload(Protocol::V4, &batch);
             let url = target.url("polling", Some(&hs.sid));
@@ -481,6 +499,15 @@ async fn polling(
                 return Err(ClientError::Transport("Engine.IO ping timeout".into()));
             }
         }
+    }
+}
+
+/// The encoded size of a packet in a payload, in bytes.
+fn packet_size(packet: &Packet) -> usize {
+    match packet {
+        Packet::Message(Frame::Text(b)) => b.len() + 1,
+        Packet::Message(Frame::Binary(b)) => b.len().div_ceil(3) * 4 + 1,
+        _ => 8,
     }
 }
 

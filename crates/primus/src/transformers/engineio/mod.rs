@@ -14,6 +14,12 @@
 //! assert_eq!(primus.spec().transformer, "engine.io");
 //! ```
 //!
+//! Spark ids are the Engine.IO session ids. With an
+//! [`id_generator`](crate::Options::id_generator) the generated id becomes the session id
+//! too (when it is URL-safe and unused; otherwise the session gets a random one), so the
+//! client's `id()`, which answers with the session id without asking, gives the spark id
+//! (the reference gives the engine.io sid there, a known quirk).
+//!
 //! Protocol 3 (Primus 7 clients) is refused like the reference does unless
 //! [`Options::allow_eio3`](crate::Options::allow_eio3) is set. The Engine.IO timers are in
 //! [`Options::engineio`](crate::Options::engineio).
