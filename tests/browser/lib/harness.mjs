@@ -15,9 +15,12 @@ export const SERVER_BIN = process.env.PRIMUS_SERVER_BIN || join(targetDir, 'debu
 export const PRIMUS_BIN = process.env.PRIMUS_BIN || join(targetDir, 'debug', 'primus');
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-/** Start a server binary with flags; resolves once it printed `listening <port>`. */
-export function startServer(flags = {}, bin = SERVER_BIN) {
-  const args = [];
+/**
+ * Start a server binary (`pre` = leading arguments, e.g. `['serve']`) with `--flag value`s;
+ * resolves once it printed `listening <port>`.
+ */
+export function startServer(flags = {}, bin = SERVER_BIN, pre = []) {
+  const args = [...pre];
   for (const [k, v] of Object.entries(flags)) args.push('--' + k, String(v));
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build --workspace --bins`);
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
