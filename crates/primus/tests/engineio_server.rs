@@ -452,3 +452,23 @@ async fn protocol_3_behind_allow_eio3() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn polling_payloads_stay_near_max_length() {
+    let server = TestServer::start(eio_options().max_length(1000)).await;
+    let (sid, _) = handshake(server.addr).await;
+    let spark = server.primus.spark(&sid).unwrap();
+    let big = "z".repeat(398);
+    for _ in 0..10 {
+        spark.write(&big).unwrap();
+    }
+    // 400-byte frames: a payload stops once it holds 1000 bytes or more.
+    let mut counts = Vec::new();
+    while counts.iter().sum::<usize>() < 10 {
+        let (status, _, body) = get(server.addr, &q(&sid)).await;
+        assert_eq!(status, 200);
+        counts.push(body.split('\x1e').count());
+        assert!(counts.len() <= 10);
+    }
+    assert_eq!(counts, vec![3, 3, 3, 1]);
+}

@@ -48,7 +48,8 @@ pub struct EngineIoClientOptions {
     /// Send binary frames as `b<base64>` text (default `true`, as Primus sets
     /// `forceBase64`); `false` sends them as WebSocket binary messages once upgraded.
     pub force_base64: bool,
-    /// Largest polling payload or WebSocket message accepted (default 10 MiB).
+    /// Largest WebSocket message accepted (default 10 MiB). A polling payload may hold
+    /// several messages: up to three times this (plus 64 KiB) is accepted there.
     pub max_payload: usize,
     /// Extra headers sent with every request (for example a bearer token).
     pub headers: Vec<(String, String)>,
@@ -211,7 +212,13 @@ impl Http {
         let sender = self.sender.take().filter(|s| !s.is_closed());
         let endpoint = target.endpoint.clone();
         let options = target.options.clone();
-        let limit = target.eio.max_payload;
+        // A server may exceed its own maxPayload by one message (and base64 grows binary
+        // by a third): allow for it.
+        let limit = target
+            .eio
+            .max_payload
+            .saturating_mul(3)
+            .saturating_add(64 * 1024);
         async move {
             let mut sender = match sender {
                 Some(s) => s,

@@ -929,12 +929,21 @@ impl SessionTask {
             return;
         };
         let mut packets: Vec<Packet> = self.control.drain(..).collect();
+        // A payload holds at most MAX_BATCH frames and, past its first frame, about
+        // max_length bytes (base64 grows binary by a third): a client whose limits match
+        // the server's can always read it. The rest waits for the next poll.
+        let budget = self.session.spark.max_length();
+        let mut bytes = 0;
         if let Some(frame) = first {
+            bytes += frame.as_bytes().len();
             packets.push(Packet::Message(frame));
         }
-        while packets.len() < MAX_BATCH || close {
+        while (packets.len() < MAX_BATCH && bytes < budget) || close {
             match self.outgoing.try_recv() {
-                Ok(frame) => packets.push(Packet::Message(frame)),
+                Ok(frame) => {
+                    bytes += frame.as_bytes().len();
+                    packets.push(Packet::Message(frame));
+                }
                 Err(_) => break,
             }
         }
