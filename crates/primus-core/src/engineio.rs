@@ -435,6 +435,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics(text in ".{0,64}", bytes in proptest::collection::vec(0u8..=255, 0..32)) {
+            for proto in [Protocol::V3, Protocol::V4] {
+                let _ = decode_payload(proto, &text, usize::MAX);
+                let _ = Packet::decode(proto, &text);
+                let _ = Packet::decode_binary(proto, Bytes::from(bytes.clone()));
+            }
+            let _ = base64_decode(&text);
+        }
+
+        #[test]
+        fn payloads_round_trip(
+            texts in proptest::collection::vec("[^\x1e]{0,16}", 1..6),
+            bin in proptest::collection::vec(0u8..=255, 0..16),
+        ) {
+            let mut packets: Vec<Packet> = texts.iter().map(|t| msg(t)).collect();
+            packets.push(Packet::Message(Frame::binary(bin)));
+            for proto in [Protocol::V3, Protocol::V4] {
+                let text = encode_payload(proto, &packets);
+                proptest::prop_assert_eq!(decode_payload(proto, &text, usize::MAX).unwrap(), packets.clone());
+            }
+        }
+    }
+
     #[test]
     fn protocol_from_query() {
         assert_eq!(Protocol::from_query(Some("4")), Protocol::V4);
