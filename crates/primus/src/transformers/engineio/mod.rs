@@ -20,6 +20,9 @@
 //! client's `id()`, which answers with the session id without asking, gives the spark id
 //! (the reference gives the engine.io sid there, a known quirk).
 //!
+//! Not supported: JSONP polling (`j=`) and protocol 3's binary (XHR2) payloads; the
+//! Primus 7 client forces base64, so it never sends those.
+//!
 //! Protocol 3 (Primus 7 clients) is refused like the reference does unless
 //! [`Options::allow_eio3`](crate::Options::allow_eio3) is set. The Engine.IO timers are in
 //! [`Options::engineio`](crate::Options::engineio).
