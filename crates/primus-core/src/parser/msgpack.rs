@@ -38,8 +38,7 @@ use bytes::Bytes;
 /// input, the reserved tag `0xc1`, invalid UTF-8 (msgpack-lite would substitute U+FFFD)
 /// and nesting deeper than 512 levels are [`ParserError::Decode`] errors. Lengths are
 /// checked against the input before anything is allocated, so a header claiming 4 GiB
-/// costs nothing. A text frame is decoded from its bytes, like msgpack-lite does with a
-/// string.
+/// costs nothing. A text frame is decoded from its bytes.
 ///
 /// ```
 /// use primus_core::{parser::MsgPack, Frame, Parser, Value};
