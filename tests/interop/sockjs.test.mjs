@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { forEachServer, serverFor } from './lib/servers.mjs';
+import { forEachServer, serverFor, startServer } from './lib/servers.mjs';
 import { once, Inbox, toLocalRealm, waitFor, sleep } from './lib/client.mjs';
 
 const require = createRequire(import.meta.url);
@@ -165,6 +165,92 @@ forEachServer('Primus client over sockjs', (server) => {
       assert.equal((await client.inbox.next())[0], 'again');
     });
   }
+
+  for (const forced of ['websocket', 'xhr-streaming', 'xhr-polling']) {
+    test(`forced ${forced}: every JSON shape, 1 MiB included, echoed in order`, async (t) => {
+      const srv = await serverFor(t, server, { transformer: 'sockjs' });
+      const client = await openPrimus(t, srv, { transport: { transports: [forced] } });
+      let mega = '';
+      while (mega.length < 1024 * 1024) mega += 'abcdefghij ünï ☃ 😀 ';
+      mega = mega.slice(0, 1024 * 1024);
+      const values = [
+        'ünïcödé ☃ 😀', { a: 1, nested: { list: [1, 'two', { three: [null, true, false] }] } },
+        mega, 0, '', null, false, true, [], -12.5, 'quotes " and \\ backslash\nnewline',
+        'a\u2028b\u2029c', '"primus::not-a-protocol-message"',
+      ];
+      for (const value of values) client.write(value);
+      for (const value of values) {
+        const [data] = await client.inbox.next(15_000);
+        assert.deepStrictEqual(data, value, `echo of ${JSON.stringify(value).slice(0, 60)}`);
+      }
+    });
+  }
+
+  test('end-all with and without reconnect; client end() drops the count', async (t) => {
+    const srv = await serverFor(t, server, { transformer: 'sockjs' });
+    const clients = [];
+    for (const transports of [['websocket'], ['xhr-streaming'], ['xhr-polling']]) {
+      clients.push(await openPrimus(t, srv, { transport: { transports } }));
+    }
+    const reopened = clients.map((c) => once(c, 'reconnected', 10_000));
+    clients[0].write({ cmd: 'end-all', reconnect: true });
+    await Promise.all(reopened);
+    const count = async (c) => {
+      c.write({ cmd: 'count' });
+      return (await c.inbox.next())[0].count;
+    };
+    await waitFor(async () => (await count(clients[1])) === 3, { timeout: 5000, interval: 100, what: 'count 3' });
+    const leaving = clients[2];
+    const ended = once(leaving, 'end', 3000);
+    leaving.end();
+    await ended;
+    // The server notices an aborted polling session at the next poll, or after
+    // disconnect_delay (5 s) at the latest.
+    await waitFor(async () => (await count(clients[1])) === 2, { timeout: 8000, interval: 200, what: 'count 2' });
+    const ends = clients.slice(0, 2).map((c) => once(c, 'end', 5000));
+    clients[0].write({ cmd: 'end-all' });
+    await Promise.all(ends);
+  });
+
+  test('broadcast reaches 20 clients on mixed transports', { timeout: 30_000 }, async (t) => {
+    const srv = await serverFor(t, server, { transformer: 'sockjs' });
+    const kinds = [['websocket'], ['xhr-streaming'], ['xhr-polling']];
+    const clients = [];
+    for (let i = 0; i < 20; i++) {
+      clients.push(await openPrimus(t, srv, { transport: { transports: kinds[i % 3] } }));
+    }
+    clients[0].write('broadcast:hello all');
+    for (const c of clients) assert.equal((await c.inbox.next(10_000))[0], 'hello all');
+  });
+
+  test('server restart on the same port: the client reconnects', { timeout: 30_000 }, async (t) => {
+    const first = await startServer(server, { transformer: 'sockjs' });
+    t.after(() => first.stop());
+    // websocket: sockjs-client's xhr-streaming in node does not notice a server that
+    // vanished (and createSocket clients have no ping timeout), with either server.
+    const client = await openPrimus(t, first, {
+      transport: { transports: ['websocket'] },
+      reconnect: { min: 50, max: 200, retries: 100 },
+    });
+    const reconnected = once(client, 'reconnected', 15_000);
+    await first.stop();
+    const second = await serverFor(t, server, { transformer: 'sockjs', port: first.port });
+    assert.equal(second.port, first.port);
+    await reconnected;
+    client.write({ after: 'restart' });
+    assert.deepStrictEqual((await client.inbox.next(10_000))[0], { after: 'restart' });
+  });
+
+  test('spark headers and address', async (t) => {
+    const srv = await serverFor(t, server, { transformer: 'sockjs' });
+    const client = await openPrimus(t, srv, { transport: { transports: ['xhr-polling'] } });
+    client.write({ cmd: 'info' });
+    const reply = (await client.inbox.next())[0];
+    assert.equal(reply.headers.host, `127.0.0.1:${srv.port}`);
+    assert.equal(String(reply.address.ip).replace(/^::ffff:/, ''), '127.0.0.1');
+    assert.equal(typeof reply.address.port, 'number');
+    assert.equal(reply.address.secure, false);
+  });
 
   test('server heartbeat: ping/pong keeps the connection', async (t) => {
     const srv = await serverFor(t, server, { transformer: 'sockjs', pingInterval: 300 });
