@@ -11,6 +11,11 @@ if ! command -v chromium >/dev/null && [[ ! -x /usr/bin/chromium ]]; then
   (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 fi
 
+# The servers the suite starts (a no-op when scripts/test-all.sh built them already).
+if [[ -z "${PRIMUS_SERVER_BIN:-}${PRIMUS_BIN:-}" ]]; then
+  (cd ../.. && cargo build --quiet -p primus-rs -p primus-e2e --bins)
+fi
+
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
