@@ -823,3 +823,33 @@ async fn hixie76_websocket_session() {
     .await;
     assert_eq!(&buf[..expect.len()], expect);
 }
+
+#[tokio::test]
+async fn close_with_a_sockjs_code() {
+    // transformers::sockjs::close: `c[3000,"Go away!"]` on every transport, and the
+    // same frame for receivers that come later.
+    let primus = primus::Primus::new(sockjs()).unwrap();
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, _| primus::transformers::sockjs::close(spark, 3000, "Go away!"));
+    });
+    let s = TestServer::serve(primus).await;
+    poll(s.addr, "g1").await;
+    send(s.addr, "g1", "[\"1\"]").await;
+    assert_eq!(poll(s.addr, "g1").await, "c[3000,\"Go away!\"]\n");
+    assert_eq!(poll(s.addr, "g1").await, "c[3000,\"Go away!\"]\n");
+
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/primus/000/g2/websocket", s.addr))
+            .await
+            .unwrap();
+    assert_eq!(ws_text(&mut ws).await, "o");
+    ws.send(WsMessage::text("[\"1\"]")).await.unwrap();
+    assert_eq!(ws_text(&mut ws).await, "c[3000,\"Go away!\"]");
+    match within("the close frame", ws.next()).await {
+        Some(Ok(WsMessage::Close(Some(f)))) => {
+            assert_eq!(u16::from(f.code), 3000);
+            assert_eq!(f.reason.as_str(), "Go away!");
+        }
+        other => panic!("{other:?}"),
+    }
+}
