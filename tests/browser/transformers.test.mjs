@@ -103,6 +103,10 @@ for (const transformer of ['websockets', 'engine.io', 'sockjs']) {
       await page.close();
     });
 
+    // What Chromium's emulated offline (context.setOffline) does, observed: navigator.onLine
+    // flips and window `offline`/`online` fire; open WebSockets stay open but carry nothing
+    // until back online; new fetches (polling) fail at once. So the client's network events
+    // (end on `offline`, reconnect on `online`, strategy `online`) are what recovers.
     it('goes offline and comes back online (emulated network)', async () => {
       const page = await openPage(browser.context, server.port);
       await connect(page, FAST);
