@@ -76,6 +76,22 @@ describe('transports in Chromium', () => {
     await page.close();
   });
 
+  it('the ES module build (?esm) imports and connects', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`http://127.0.0.1:${servers.eio.port}/__esm`);
+    await page.setContent(`<!doctype html><script type="module">
+      import Primus, { Primus as Named } from '/primus/primus.js?esm';
+      window.same = Primus === Named;
+      window.noGlobal = typeof window.Primus === 'undefined';
+      const p = new Primus();
+      p.on('data', (d) => (window.echoed = d));
+      p.write('from a module');
+    </script>`);
+    await page.waitForFunction(() => window.echoed === 'from a module');
+    assert.deepEqual(await page.evaluate(() => [window.same, window.noGlobal]), [true, true]);
+    await page.close();
+  });
+
   it('heartbeat: pings are answered and the connection stays up', async () => {
     const page = await openPage(browser.context, servers.fastPing.port);
     assert.equal(await page.evaluate(() => Primus.prototype.defaultPingTimeout), 300);
