@@ -853,3 +853,44 @@ async fn close_with_a_sockjs_code() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn websocket_stream_app_with_tiny_queues_does_not_deadlock() {
+    // A Stream/Sink echo with 2-message queues: the websocket session keeps writing while
+    // the application's inbox is full, so `send().await` always finds room eventually.
+    let mut options = sockjs().queue_size(2);
+    options.incoming_queue_size = 2;
+    let primus = primus::Primus::new(options).unwrap();
+    let mut sparks = primus.connections();
+    tokio::spawn(async move {
+        while let Some(mut spark) = sparks.next().await {
+            tokio::spawn(async move {
+                while let Some(msg) = spark.next().await {
+                    if spark.send(msg.value()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let s = TestServer::serve(primus).await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/primus/000/q/websocket", s.addr))
+            .await
+            .unwrap();
+    assert_eq!(ws_text(&mut ws).await, "o");
+    let batch: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    ws.send(WsMessage::text(serde_json::to_string(&batch).unwrap()))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    within_for(Duration::from_secs(10), "200 echoes", async {
+        while got.len() < 200 {
+            let frame = ws_text(&mut ws).await;
+            let items: Vec<String> = serde_json::from_str(&frame[1..]).unwrap();
+            got.extend(items);
+        }
+    })
+    .await;
+    assert_eq!(got, batch);
+}

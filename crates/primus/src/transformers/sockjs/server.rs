@@ -50,7 +50,7 @@
 
 use crate::error::{PrimusError, SparkError};
 use crate::options::Options;
-use crate::server::spark::{CloseKind, SparkConn, SparkShared};
+use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{full, HttpRequest, HttpResponse, RequestBody};
 use crate::transformers::websockets::server as ws;
@@ -1242,6 +1242,17 @@ fn array_frame(frames: &[Frame]) -> String {
     }))
 }
 
+/// Wait for room in the stream's queue (there is always a sender once a message is
+/// pending).
+async fn reserve(
+    tx: &Option<mpsc::Sender<Box<Message>>>,
+) -> Result<mpsc::Permit<'_, Box<Message>>, mpsc::error::SendError<()>> {
+    match tx {
+        Some(tx) => tx.reserve().await,
+        None => Err(mpsc::error::SendError(())),
+    }
+}
+
 /// Send one text frame, bounded in time.
 async fn send(
     socket: &mut ws::Socket,
@@ -1277,11 +1288,29 @@ async fn run_websocket(
     // connection must close with that code after finishing the spark.
     let mut close: Option<(u16, &'static str)> = None;
     let mut gone = false;
+    // The stream's queue, taken the first time a message has no data handler, and the
+    // messages it had no room for: reading pauses until they fit, but writing goes on (an
+    // application waiting to write while its inbox is full cannot deadlock us).
+    let mut incoming: Option<mpsc::Sender<Box<Message>>> = None;
+    let mut pending: std::collections::VecDeque<Box<Message>> = Default::default();
     if listeners_ok {
         loop {
+            if !pending.is_empty() && incoming.is_none() {
+                incoming = shared.inbox_sender();
+                if incoming.is_none() {
+                    pending.clear();
+                }
+            }
             tokio::select! {
                 biased;
                 _ = shared.close_signal.notified() => break,
+                permit = reserve(&incoming), if !pending.is_empty() => {
+                    match (permit, pending.pop_front()) {
+                        (Ok(permit), Some(msg)) => permit.send(msg),
+                        // The stream is gone: what was held has nowhere to go.
+                        _ => pending.clear(),
+                    }
+                }
                 frame = outgoing.recv() => {
                     let Some(frame) = frame else { break };
                     let mut batch = vec![frame];
@@ -1304,7 +1333,7 @@ async fn run_websocket(
                     }
                     heartbeat_at = Instant::now() + timing.heartbeat;
                 }
-                msg = socket.next() => {
+                msg = socket.next(), if pending.is_empty() => {
                     let payload = match msg {
                         Some(Ok(WsMessage::Text(t))) => Bytes::from(t),
                         Some(Ok(WsMessage::Binary(b))) => b,
@@ -1340,10 +1369,31 @@ async fn run_websocket(
                                     );
                                     break;
                                 }
-                                shared.deliver(Frame::Text(Bytes::from(m))).await;
+                                let Some(msg) = shared.receive(Frame::Text(Bytes::from(m))) else {
+                                    continue;
+                                };
+                                if let Some(msg) = shared.dispatch(msg) {
+                                    pending.push_back(Box::new(msg));
+                                }
                             }
                             if close.is_some() {
                                 break;
+                            }
+                            // Hand over what fits now; the rest waits for room (the loop
+                            // head creates the queue on first use).
+                            while let Some(tx) = incoming.as_ref() {
+                                let Some(msg) = pending.pop_front() else { break };
+                                match tx.try_reserve() {
+                                    Ok(permit) => permit.send(msg),
+                                    Err(mpsc::error::TrySendError::Full(())) => {
+                                        pending.push_front(msg);
+                                        break;
+                                    }
+                                    Err(mpsc::error::TrySendError::Closed(())) => {
+                                        pending.clear();
+                                        break;
+                                    }
+                                }
                             }
                         }
                         Err(_) => {
