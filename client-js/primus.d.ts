@@ -43,7 +43,7 @@ export interface PrimusOptions {
   network?: boolean;
   /** Transport options: `{transports: ['xhr-streaming']}` picks sockjs/engine.io transports. */
   transport?: { transports?: string[]; [key: string]: unknown };
-  /** Most messages kept while not connected; the oldest is dropped (default Infinity). */
+  /** Most messages kept while not connected; the oldest is dropped (default Infinity; 0 keeps none). */
   queueSize?: number;
 }
 

@@ -9,7 +9,9 @@
 //! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
 //! `authorization` (the default reconnect strategy then has no `timeout`) and the name of the
 //! global (`Options::global`, default `Primus`). Plugins' [`Plugin::library`] code is
-//! appended, each in its own scope with `Primus` in it.
+//! appended, each in its own scope with `Primus` in it; a plugin's client half registers
+//! itself like the reference's, as `Primus.prototype.ark.<name> = function (primus, options)
+//! { … }`, which runs for every client made (and `primus.plugin('<name>')` returns it).
 //!
 //! Two module formats: a UMD script (a global, CommonJS or AMD) and an ES module
 //! (`export default Primus`), served at `<pathname>/primus.js?esm`.
