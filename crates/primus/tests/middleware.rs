@@ -19,6 +19,7 @@ fn builtins_are_in_the_reference_order() {
         [
             "forwarded",
             "cors",
+            "primus.js",
             "spec",
             "x-xss",
             "no-cache",
