@@ -753,11 +753,21 @@ async fn options_response_limit_and_jsessionid() {
 
 #[tokio::test]
 async fn binary_parser_names_are_refused_at_start() {
-    // Only the built-in text parser exists by name today; a binary one is refused by the
-    // transformer (the unit test `binary_parsers_are_refused` covers the check itself).
-    assert!(primus::Primus::new(sockjs()).is_ok());
-    let err = primus::Primus::new(sockjs().transformer("SockJS").parser("msgpack"));
-    assert!(err.is_err());
+    // SockJS carries text only: binary parsers are refused when the server is built, with
+    // an error that says what to use instead; text parsers are fine.
+    for parser in ["msgpack", "binary", "MsgPack"] {
+        let err = primus::Primus::new(sockjs().transformer("SockJS").parser(parser))
+            .expect_err(parser)
+            .to_string();
+        assert!(err.contains("sockjs carries text only"), "{parser}: {err}");
+        assert!(err.contains("websockets"), "{err}");
+    }
+    for parser in ["json", "ejson"] {
+        assert!(
+            primus::Primus::new(sockjs().parser(parser)).is_ok(),
+            "{parser}"
+        );
+    }
 }
 
 #[tokio::test]
