@@ -9,6 +9,43 @@
 //! One Primus message is one element of a SockJS `a[...]` frame. SockJS carries text only,
 //! so a binary parser is refused when the server is built. The frame codec lives in
 //! [`primus_core::sockjs`].
+//!
+//! ```
+//! use primus::transformers::sockjs::SockJsOptions;
+//! use std::time::Duration;
+//!
+//! let options = primus::Options::default().transformer("sockjs").sockjs(
+//!     SockJsOptions::default()
+//!         .response_limit(64 * 1024)
+//!         .delays(Duration::from_secs(25), Duration::from_secs(5)),
+//! );
+//! let primus = primus::Primus::new(options).unwrap();
+//! assert_eq!(primus.spec().transformer, "sockjs");
+//! assert_eq!(primus.sockjs_sessions(), 0);
+//! // Binary parsers cannot ride on SockJS.
+//! assert!(primus::Primus::new(primus::Options::default().transformer("sockjs").parser("msgpack")).is_err());
+//! ```
+//!
+//! The Rust client picks the transport list from `ClientOptions::transport.sockjs`:
+//!
+//! ```no_run
+//! use primus::client::{Client, ClientOptions, TransportOptions};
+//! use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
+//! # async fn f() -> Result<(), primus::client::ClientError> {
+//! let client = Client::new("http://localhost:8080", ClientOptions {
+//!     transformer: "sockjs".into(),
+//!     transport: TransportOptions {
+//!         sockjs: SockJsClientOptions::default().transports([SockJsTransport::XhrStreaming]),
+//!         ..TransportOptions::default()
+//!     },
+//!     ..ClientOptions::default()
+//! })?;
+//! client.write("hello")?;
+//! # Ok(()) }
+//! ```
+//!
+//! Differences from the reference (`sockjs` 0.3.24 behind Node Primus) are listed in
+//! [`server`].
 
 pub mod client;
 pub mod server;
