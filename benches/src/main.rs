@@ -14,6 +14,7 @@ mod compare;
 mod echo;
 mod heartbeat;
 mod idle;
+mod parsers;
 mod procfs;
 mod raw_echo;
 mod report;
@@ -50,6 +51,8 @@ enum Cmd {
     Load(LoadArgs),
     /// Serve the raw tokio-tungstenite echo baseline (prints `listening <port>`).
     RawEcho(RawEchoArgs),
+    /// End-to-end echo throughput of our server with the msgpack parser vs JSON.
+    ParserEcho(parsers::ParserEchoArgs),
 }
 
 /// Load shape shared by `compare` and `load`.
@@ -142,6 +145,7 @@ fn main() -> ExitCode {
         Cmd::Compare(args) => cmd_compare(args),
         Cmd::Load(args) => cmd_load(args),
         Cmd::RawEcho(args) => cmd_raw_echo(args),
+        Cmd::ParserEcho(args) => runtime(None).and_then(|rt| parsers::run(args, &rt)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
