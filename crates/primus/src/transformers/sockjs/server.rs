@@ -1469,6 +1469,10 @@ fn hixie_key(key: &[u8]) -> Option<u32> {
 }
 
 /// A SockJS session over a hixie-76 WebSocket: frames are `0x00 text 0xFF`.
+///
+/// A legacy path kept simple: messages are delivered inline (`deliver().await`), so while
+/// a Stream-consuming application's inbox is full this session neither reads nor writes.
+/// RFC 6455 sessions (`run_websocket`) keep writing meanwhile.
 async fn run_hixie76<S>(
     server: Arc<Inner>,
     mut io: S,
