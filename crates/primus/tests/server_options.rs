@@ -228,3 +228,39 @@ async fn a_server_runs_from_a_config_file() {
         .text()
         .starts_with(r#"{"pingInterval":100,"pathname":"/live""#));
 }
+
+/// A parser given by value that produces binary frames.
+#[derive(Debug)]
+struct BinaryByValue;
+
+impl primus::Parser for BinaryByValue {
+    fn name(&self) -> &str {
+        "custom"
+    }
+    fn encode(
+        &self,
+        _: &dyn erased_serde::Serialize,
+    ) -> Result<primus::Frame, primus::ParserError> {
+        Ok(primus::Frame::binary(vec![0u8]))
+    }
+    fn decode(&self, frame: &primus::Frame) -> Result<primus::Value, primus::ParserError> {
+        Ok(primus::Value::Binary(frame.bytes().clone()))
+    }
+    fn is_binary(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn sockjs_refuses_a_binary_parser_given_by_value() {
+    let opts = primus::Options::default().transformer("sockjs");
+    let err = primus::Primus::with_parser(opts.clone(), std::sync::Arc::new(BinaryByValue))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("text only"), "{err}");
+    assert!(primus::Primus::with_parser(
+        opts.transformer("websockets"),
+        std::sync::Arc::new(BinaryByValue)
+    )
+    .is_ok());
+}

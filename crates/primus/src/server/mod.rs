@@ -176,6 +176,10 @@ impl Primus {
             });
         }
         let transformer = Transformer::by_name(&options.transformer, &options)?;
+        // Text-only transformers refuse binary parsers at start, also ones given by value.
+        if let Transformer::SockJs(_) = transformer {
+            crate::transformers::sockjs::server::check_parser(&*parser)?;
+        }
         let pathname = options.normalized_pathname();
         let primus = Primus {
             inner: Arc::new(Inner {
