@@ -32,4 +32,14 @@ cargo test --workspace
 step "node interop suite (official primus client vs our server and the Node reference)"
 PRIMUS_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus-e2e-server" bash tests/interop/run.sh
 
-step "browser suite (our browser client in headless Chromium against our server)"; bash tests/browser/run.sh
+step "parsers: the npm packages decode our encodings (tests/parsers, pinned by its lock file)"
+(
+  cd tests/parsers
+  if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    npm ci --no-audit --no-fund
+  fi
+  node --test
+)
+
+step "browser suite (our browser client in headless Chromium against our server)"
+bash tests/browser/run.sh
