@@ -5,8 +5,13 @@
 //! - [`Value`], the dynamic message value (JSON-like, plus binary), with serde glue
 //!   ([`to_value`], [`from_value`]);
 //! - [`Frame`], one encoded message as a transformer carries it (text or binary);
-//! - the [`Parser`] trait and the built-in parsers ([`parser::Json`]);
-//! - the internal `primus::` protocol messages ([`protocol`]);
+//! - the [`Parser`] trait and the built-in parsers ([`parser::Json`], [`parser::MsgPack`],
+//!   [`parser::Ejson`], [`parser::Binary`]);
+//! - the internal `primus::` protocol messages ([`protocol`]) and reserved event names
+//!   ([`reserved`]);
+//! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]) and SockJS
+//!   frames ([`sockjs`]);
+//! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
 //!
