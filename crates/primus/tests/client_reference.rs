@@ -5,97 +5,14 @@
 use futures_util::{SinkExt, StreamExt};
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions, Message, ReadyState};
 use serde_json::{json, Value as Json};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{sleep, timeout, Instant};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn ensure_npm_deps() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let interop = repo_root().join("tests/interop");
-        if !interop.join("node_modules/primus").exists() {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&interop)
-                .status()
-                .expect("npm is needed to install the reference server (tests/interop)");
-            assert!(status.success(), "npm ci failed in tests/interop");
-        }
-    });
-}
-
-/// A running reference server; killed on drop.
-struct NodeServer {
-    child: Child,
-    port: u16,
-}
-
-impl NodeServer {
-    fn start(args: &[&str]) -> NodeServer {
-        Self::start_on(0, args)
-    }
-
-    fn start_on(port: u16, args: &[&str]) -> NodeServer {
-        ensure_npm_deps();
-        let root = repo_root();
-        let port_arg = port.to_string();
-        let mut child = Command::new("node")
-            .arg(root.join("tests/interop/reference-server.mjs"))
-            .args(["--port", &port_arg, "--pathname", "/primus"])
-            .args(args)
-            .current_dir(&root)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("`node` must be installed to run the reference interop tests");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(WAIT)
-            .expect("reference server did not print `listening <port>`");
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from the reference server: {line}"));
-        NodeServer { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+mod node_support;
+use node_support::NodeServer;
 
 fn fast_reconnect() -> Backoff {
     Backoff {

@@ -8,10 +8,6 @@ use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
 use primus::transformers::engineio::client::EngineIoClientOptions;
 use primus::{Options, Primus, Server};
 use serde_json::{json, Value as Json};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::timeout;
@@ -223,76 +219,12 @@ async fn reconnects_when_the_server_drops_the_session() {
 // Against the real Node Primus server
 // ---------------------------------------------------------------------------------------
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn ensure_npm_deps() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let interop = repo_root().join("tests/interop");
-        if !interop.join("node_modules/engine.io").exists() {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&interop)
-                .status()
-                .expect("npm is needed to install the reference server (tests/interop)");
-            assert!(status.success(), "npm ci failed in tests/interop");
-        }
-    });
-}
-
-/// The reference server with the engine.io transformer; killed on drop.
-struct NodeServer {
-    child: Child,
-    port: u16,
-}
-
-impl NodeServer {
-    fn start() -> NodeServer {
-        ensure_npm_deps();
-        let root = repo_root();
-        let mut child = Command::new("node")
-            .arg(root.join("tests/interop/reference-server.mjs"))
-            .args(["--port", "0", "--transformer", "engine.io"])
-            .current_dir(&root)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("`node` must be installed to run the reference interop tests");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(WAIT)
-            .expect("reference server did not print `listening <port>`");
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
-        NodeServer { child, port }
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod node_support;
+use node_support::NodeServer;
 
 #[tokio::test]
 async fn against_the_node_reference_server() {
-    let node = NodeServer::start();
+    let node = NodeServer::start(&["--transformer", "engine.io"]);
     let url = format!("http://127.0.0.1:{}", node.port);
     for (label, engineio, _) in modes() {
         let mut client = Client::new(&url, options(engineio)).unwrap();

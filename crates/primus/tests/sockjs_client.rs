@@ -10,83 +10,16 @@ use primus::client::{Backoff, Client, ClientEvent, ClientOptions, TransportOptio
 use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
 use serde_json::{json, Value as Json};
 use server_support::TestServer;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::{timeout, Instant};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn ensure_npm_deps() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let interop = repo_root().join("tests/interop");
-        if !interop.join("node_modules/sockjs").exists() {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&interop)
-                .status()
-                .expect("npm is needed to install the reference server (tests/interop)");
-            assert!(status.success(), "npm ci failed in tests/interop");
-        }
-    });
-}
-
-/// The reference server with the sockjs transformer; killed on drop.
-struct NodeServer {
-    child: Child,
-    port: u16,
-}
-
-impl NodeServer {
-    fn start() -> NodeServer {
-        ensure_npm_deps();
-        let root = repo_root();
-        let mut child = Command::new("node")
-            .arg(root.join("tests/interop/reference-server.mjs"))
-            .args(["--port", "0", "--transformer", "sockjs"])
-            .current_dir(&root)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("`node` must be installed to run the reference interop tests");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(WAIT)
-            .expect("reference server did not start");
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
-        NodeServer { child, port }
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod node_support;
+use node_support::NodeServer;
 
 /// Our server with the same control protocol subset (echo, `end`, `info`).
 async fn ours() -> TestServer {
@@ -249,7 +182,7 @@ async fn ours_default_transports() {
 
 #[tokio::test]
 async fn reference_websocket() {
-    let s = NodeServer::start();
+    let s = NodeServer::start(&["--transformer", "sockjs"]);
     let url = format!("http://127.0.0.1:{}", s.port);
     scenario(&url, WS, false).await;
     reconnects(&url, WS).await;
@@ -257,7 +190,7 @@ async fn reference_websocket() {
 
 #[tokio::test]
 async fn reference_xhr_streaming() {
-    let s = NodeServer::start();
+    let s = NodeServer::start(&["--transformer", "sockjs"]);
     let url = format!("http://127.0.0.1:{}", s.port);
     scenario(&url, STREAMING, false).await;
     reconnects(&url, STREAMING).await;
@@ -265,7 +198,7 @@ async fn reference_xhr_streaming() {
 
 #[tokio::test]
 async fn reference_xhr_polling() {
-    let s = NodeServer::start();
+    let s = NodeServer::start(&["--transformer", "sockjs"]);
     let url = format!("http://127.0.0.1:{}", s.port);
     scenario(&url, POLLING, false).await;
     reconnects(&url, POLLING).await;
