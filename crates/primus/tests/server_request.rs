@@ -95,11 +95,8 @@ async fn headers_and_extensions_are_kept() {
     assert_eq!(spark.headers()["x-custom"], "hello");
     assert_eq!(spark.headers()["user-agent"], "raw-test");
     assert_eq!(spark.headers()["sec-websocket-key"], WS_KEY);
-    let peer = spark
-        .info()
-        .extensions
-        .get::<PeerInfo>()
-        .expect("the standalone server records the peer");
+    // The standalone server records the TCP peer; the spark keeps it as `info().peer`.
+    let peer: PeerInfo = spark.info().peer;
     assert_eq!(peer.remote, ws.tcp.local_addr().unwrap());
     assert!(!peer.secure);
 }

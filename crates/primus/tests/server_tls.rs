@@ -128,14 +128,7 @@ async fn wss_upgrade_echo_and_secure_address() {
     let mut buf = ws_handshake(&mut tls, addr).await;
     let spark = next_spark(&mut new_sparks).await;
     assert!(spark.address().secure, "a TLS connection is secure");
-    assert!(
-        spark
-            .info()
-            .extensions
-            .get::<primus::PeerInfo>()
-            .unwrap()
-            .secure
-    );
+    assert!(spark.info().peer.secure, "the TCP peer came over TLS");
 
     tls.write_all(&masked_frame(0x1, br#"{"a":1}"#))
         .await

@@ -91,6 +91,8 @@ pub struct SparkInfo {
     pub query: Query,
     /// The client's address, honouring `X-Forwarded-*` headers from trusted proxies.
     pub address: Address,
+    /// The TCP peer itself (a proxy, when there is one) and whether it came over TLS.
+    pub peer: crate::service::PeerInfo,
     /// The request URI.
     pub uri: Uri,
     /// The request's extensions (whatever your middleware or framework put there).
@@ -120,12 +122,23 @@ impl SparkInfo {
             headers.append(name.clone(), value);
         }
         let uri = Uri::try_from(parts.uri.to_string()).unwrap_or(parts.uri);
+        // The peer and address are `address` now; an extension map left empty is dropped
+        // (an empty `Extensions` allocates nothing).
+        let mut extensions = parts.extensions;
+        extensions.remove::<Address>();
+        let peer = extensions
+            .remove::<crate::service::PeerInfo>()
+            .unwrap_or_else(|| crate::service::PeerInfo::from_extensions(&extensions));
+        if extensions.is_empty() {
+            extensions = http::Extensions::new();
+        }
         SparkInfo {
             query: primus_core::query::parse(uri.query().unwrap_or("")),
             headers,
             address,
+            peer,
             uri,
-            extensions: parts.extensions,
+            extensions,
         }
     }
 }

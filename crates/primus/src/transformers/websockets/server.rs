@@ -342,9 +342,13 @@ async fn drive(
                     Some(Err(e)) => return Exit::Gone(transport_error(e)),
                 };
                 let mut msg = shared.receive(frame);
-                if let Some(m) = msg.take() {
-                    // Async incoming transforms are awaited here, keeping messages in order.
-                    msg = shared.transform_async(m).await;
+                if shared.server.transforms.incoming.has_async() {
+                    if let Some(m) = msg.take() {
+                        // Async incoming transforms are awaited here, keeping messages in
+                        // order. Boxed: inline, that future would enlarge every
+                        // connection's task (memory per connection is a budget).
+                        msg = Box::pin(shared.transform_async(m)).await;
+                    }
                 }
                 if let Some(msg) = msg {
                     if let Some(msg) = shared.dispatch(msg) {
