@@ -60,6 +60,30 @@ pub fn id_answer(id: &str) -> String {
     format!("primus::id::{id}")
 }
 
+/// The client heartbeat timeout for a server that pings every `ping_interval_ms`:
+/// `P + round(P / 2)`, what the reference compiles into its client library (45 000 for the
+/// default 30 000).
+///
+/// ```
+/// assert_eq!(primus_core::protocol::ping_timeout_ms(30_000), 45_000);
+/// assert_eq!(primus_core::protocol::ping_timeout_ms(25), 38);
+/// ```
+pub fn ping_timeout_ms(ping_interval_ms: u64) -> u64 {
+    ping_interval_ms + ping_interval_ms.div_ceil(2)
+}
+
+/// Serialize an optional interval the way `/spec` and the client library write it:
+/// milliseconds, or `false` when off. For `#[serde(serialize_with = …)]`.
+pub fn serialize_ms_or_false<S: serde::Serializer>(
+    value: &Option<u64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(ms) => serializer.serialize_u64(*ms),
+        None => serializer.serialize_bool(false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +129,13 @@ mod tests {
             })
         );
         assert_eq!(parse("xprimus::pong::1"), None);
+    }
+
+    #[test]
+    fn ping_timeout_rounds_half_up() {
+        assert_eq!(ping_timeout_ms(30_000), 45_000);
+        assert_eq!(ping_timeout_ms(25), 38);
+        assert_eq!(ping_timeout_ms(1), 2);
     }
 
     #[test]

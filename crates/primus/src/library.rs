@@ -87,25 +87,13 @@ pub struct LibraryConfig {
     /// The parser's name (`json`, `msgpack`, `ejson`, `binary`).
     pub parser: String,
     /// The client's default `pingTimeout` in ms, `None` (false) when the server does not ping.
-    #[serde(serialize_with = "ms_or_false")]
+    #[serde(serialize_with = "primus_core::protocol::serialize_ms_or_false")]
     pub ping_timeout: Option<u64>,
     /// Whether the server has an authorizer (the default strategy then drops `timeout`).
     pub authorization: bool,
     /// The name of the global the UMD build defines.
     #[serde(skip)]
     pub global: String,
-}
-
-fn ms_or_false<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(ms) => s.serialize_u64(*ms),
-        None => s.serialize_bool(false),
-    }
-}
-
-/// The client's `pingTimeout` for a server `ping_interval` of `p` ms: `p + round(p / 2)`.
-pub fn ping_timeout(ping_interval_ms: u64) -> u64 {
-    ping_interval_ms + ping_interval_ms.div_ceil(2)
 }
 
 impl LibraryConfig {
@@ -117,7 +105,9 @@ impl LibraryConfig {
             version: spec.version,
             transformer: spec.transformer,
             parser: spec.parser,
-            ping_timeout: spec.ping_interval.map(ping_timeout),
+            ping_timeout: spec
+                .ping_interval
+                .map(primus_core::protocol::ping_timeout_ms),
             authorization: primus.has_authorizer(),
             global: primus.options().global.clone(),
         }
@@ -217,13 +207,6 @@ impl Primus {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ping_timeout_rounds_half_up() {
-        assert_eq!(ping_timeout(30_000), 45_000);
-        assert_eq!(ping_timeout(25), 38);
-        assert_eq!(ping_timeout(1), 2);
-    }
 
     #[test]
     fn every_transformer_and_parser_has_client_code() {

@@ -54,7 +54,6 @@ pub struct PeerInfo {
 
 impl PeerInfo {
     /// The peer of a request.
-    #[allow(dead_code)] // kept for transformers that resolve peers from a whole request
     pub(crate) fn of<B>(req: &Request<B>) -> PeerInfo {
         Self::from_extensions(req.extensions())
     }

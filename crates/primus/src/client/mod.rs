@@ -176,8 +176,9 @@ impl Client {
             options.strategy.timeout = false;
         }
         options.ping_timeout = primus.options().ping_interval.map(|p| {
-            let ms = p.as_millis() as u64;
-            std::time::Duration::from_millis(ms + ms.div_ceil(2))
+            std::time::Duration::from_millis(primus_core::protocol::ping_timeout_ms(
+                p.as_millis() as u64
+            ))
         });
         let client = Client::new(url, options)?;
         for (_, plugin) in primus.inner.plugins.all() {

@@ -68,7 +68,9 @@ impl Spec {
     /// server: `P + round(P / 2)` milliseconds, or `None` when the server does not ping.
     pub fn ping_timeout(&self) -> Option<Duration> {
         let p = self.ping_interval?.as_millis() as u64;
-        Some(Duration::from_millis(p + p.div_ceil(2)))
+        Some(Duration::from_millis(
+            primus_core::protocol::ping_timeout_ms(p),
+        ))
     }
 
     /// Apply this spec to options: pathname, parser (unless `custom`: then the parser in

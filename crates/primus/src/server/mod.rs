@@ -66,7 +66,7 @@ pub enum LogEvent<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct Spec {
     /// Heartbeat interval in ms, or `false`.
-    #[serde(serialize_with = "ser_ping")]
+    #[serde(serialize_with = "primus_core::protocol::serialize_ms_or_false")]
     pub ping_interval: Option<u64>,
     /// The pathname.
     pub pathname: String,
@@ -76,13 +76,6 @@ pub struct Spec {
     pub parser: String,
     /// Transformer name.
     pub transformer: String,
-}
-
-fn ser_ping<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(ms) => s.serialize_u64(*ms),
-        None => s.serialize_bool(false),
-    }
 }
 
 /// How [`Primus::destroy`] ends the server (the reference's `destroy(options)`).

@@ -682,7 +682,6 @@ impl SparkShared {
     /// decode and answer protocol messages ([`receive`](Self::receive)), then hand user
     /// data to the data handlers or, without handlers, to the stream, waiting while its
     /// queue is full (which is how a slow application slows its peer down).
-    #[allow(dead_code)] // the polling transformers (engine.io, sockjs) are its users
     pub(crate) async fn deliver(self: &Arc<Self>, frame: Frame) {
         let Some(msg) = self.receive(frame) else {
             return;
