@@ -218,7 +218,9 @@ pub(crate) struct SparkConn {
 /// ```
 pub struct Spark {
     pub(crate) shared: Arc<SparkShared>,
-    sink: Option<PollSender<Frame>>,
+    /// Sink state, boxed: a `Spark` is cloned into handlers and registry snapshots (every
+    /// broadcast and heartbeat tick copies one per connection), so it stays two words.
+    sink: Option<Box<PollSender<Frame>>>,
 }
 
 impl Clone for Spark {
@@ -732,7 +734,7 @@ impl<T: Serialize> Sink<T> for Spark {
             return Poll::Ready(Err(WriteError::Closed));
         }
         let out = self.shared.out.clone();
-        let sink = self.sink.get_or_insert_with(|| PollSender::new(out));
+        let sink = self.sink.get_or_insert_with(|| Box::new(PollSender::new(out)));
         sink.poll_reserve(cx).map_err(|_| WriteError::Closed)
     }
 
@@ -754,5 +756,17 @@ impl<T: Serialize> Sink<T> for Spark {
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         self.close(false);
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn a_spark_handle_is_two_words() {
+        // Registry snapshots (broadcast, heartbeat) copy one per connection.
+        assert_eq!(
+            std::mem::size_of::<super::Spark>(),
+            2 * std::mem::size_of::<usize>()
+        );
     }
 }
