@@ -734,7 +734,9 @@ impl<T: Serialize> Sink<T> for Spark {
             return Poll::Ready(Err(WriteError::Closed));
         }
         let out = self.shared.out.clone();
-        let sink = self.sink.get_or_insert_with(|| Box::new(PollSender::new(out)));
+        let sink = self
+            .sink
+            .get_or_insert_with(|| Box::new(PollSender::new(out)));
         sink.poll_reserve(cx).map_err(|_| WriteError::Closed)
     }
 
