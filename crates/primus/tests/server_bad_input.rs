@@ -190,9 +190,10 @@ async fn empty_and_invalid_utf8_frames_do_not_panic() {
     ws.send_text("1").await;
     assert_eq!(ws.read_frame().await.bytes(), b"\x81\x011");
     // Invalid UTF-8 in a text frame is a WebSocket protocol violation: the connection
-    // ends (RFC 6455 §8.1), the server does not crash.
+    // ends with 1007 (RFC 6455 §8.1, what the reference's `ws` sends), no crash.
     ws.send_frame(0x1, &[0xff, 0xfe]).await;
-    ws.read_to_eof().await;
+    let frames = ws.read_to_eof().await;
+    assert_eq!(close_code(&frames), Some(1007));
     wait_until(WAIT, "the spark to be gone", || {
         server.primus.connected() == 0
     })
@@ -441,4 +442,36 @@ async fn an_incomplete_request_head_is_not_held_forever() {
         closed.is_ok(),
         "the server still holds the connection 5 s after a 300 ms header timeout"
     );
+}
+
+/// The status code of the close frame among `frames`, if any.
+fn close_code(frames: &[RawFrame]) -> Option<u16> {
+    frames
+        .iter()
+        .find(|f| f.opcode() == 0x8)
+        .and_then(|f| f.payload.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]])))
+}
+
+#[tokio::test]
+async fn a_protocol_violation_closes_with_1002_and_the_server_goes_on() {
+    let server = TestServer::start(quiet()).await;
+    let mut seen = record(&server.primus);
+    let mut ws = RawWs::connect(server.addr, "/primus", "").await;
+    // Opcode 0x3 is reserved (RFC 6455 §5.2).
+    ws.send_frame(0x3, b"?").await;
+    let frames = ws.read_to_eof().await;
+    assert_eq!(close_code(&frames), Some(1002));
+    // The spark saw an error naming the violation, then ended.
+    let mut error = None;
+    while let Some(ev) = within("spark events", seen.recv()).await {
+        match ev {
+            Seen::Error(e, _, _) => error = Some(e),
+            Seen::End => break,
+            _ => {}
+        }
+    }
+    assert!(error.is_some(), "an error event before the end");
+    let mut ws = RawWs::connect(server.addr, "/primus", "").await;
+    ws.send_text("4").await;
+    assert_eq!(ws.read_frame().await.bytes(), b"\x81\x014");
 }

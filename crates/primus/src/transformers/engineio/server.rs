@@ -25,6 +25,7 @@ use crate::options::Options;
 use crate::server::spark::{CloseKind, SparkShared};
 use crate::server::{Inner, SparkInfo};
 use crate::service::{full, HttpRequest, HttpResponse, PeerInfo};
+use crate::transformers::websockets;
 use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
@@ -1042,12 +1043,26 @@ impl SessionTask {
                         Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {
                             continue
                         }
-                        Some(Ok(WsMessage::Close(_))) | None => break Stop::Client(None),
-                        Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
-                            let limit = spark.max_length();
-                            break Stop::Client(Some(SparkError::MaxLength { limit }));
+                        Some(Ok(WsMessage::Close(_))) | None => {
+                            websockets::server::answer_close(&mut ws).await;
+                            break Stop::Client(None);
                         }
-                        Some(Err(e)) => break Stop::Client(Some(SparkError::Transport(e.to_string()))),
+                        Some(Err(e)) => {
+                            let max_length = spark.max_length();
+                            match websockets::server::refusal(&e, max_length) {
+                                // The peer's fault (too large, bad UTF-8, bad framing): a
+                                // close frame it will see, like the reference's `ws`.
+                                Some(refused) => {
+                                    let budget = websockets::server::linger_budget(max_length);
+                                    let frame = refused.close_frame();
+                                    // Boxed: rare, and inline it would enlarge every
+                                    // session's task.
+                                    Box::pin(websockets::server::linger_close(&mut ws, frame, budget)).await;
+                                    break Stop::Client(Some(refused.error));
+                                }
+                                None => break Stop::Client(Some(SparkError::Transport(e.to_string()))),
+                            }
+                        }
                     };
                     match packet {
                         Ok(Packet::Message(frame)) => {

@@ -68,7 +68,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout, Instant};
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -1344,17 +1344,21 @@ async fn run_websocket(
                         }
                         Some(Ok(WsMessage::Frame(_))) => continue,
                         Some(Ok(WsMessage::Close(_))) | None => { gone = true; break }
-                        Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                            close = Some((1009, "Max payload size exceeded"));
-                            shared.finish(
-                                CloseKind::Code(1009, "Max payload size exceeded"),
-                                Some(SparkError::MaxLength { limit: timing.max_length }),
-                            );
-                            break;
-                        }
                         Some(Err(e)) => {
-                            shared.finish(CloseKind::Normal, ws::transport_error(e));
-                            gone = true;
+                            match ws::refusal(&e, timing.max_length) {
+                                // The peer's fault (too large, bad UTF-8, bad framing).
+                                Some(refused) => {
+                                    close = Some((refused.code, refused.reason));
+                                    shared.finish(
+                                        CloseKind::Code(refused.code, refused.reason),
+                                        Some(refused.error),
+                                    );
+                                }
+                                None => {
+                                    shared.finish(CloseKind::Normal, ws::transport_error(e));
+                                    gone = true;
+                                }
+                            }
                             break;
                         }
                     };
@@ -1413,6 +1417,7 @@ async fn run_websocket(
     shared.close_inbox();
     if gone {
         shared.finish(CloseKind::Normal, None);
+        ws::answer_close(&mut socket).await;
         return;
     }
     // The spark ended: send what was queued before the end, the close frame, then close.
@@ -1427,9 +1432,19 @@ async fn run_websocket(
         let _ = send(&mut socket, timing.write_timeout, array_frame(&batch)).await;
     }
     // A peer that broke the protocol (bad framing, oversize) is cut off with a close
-    // frame only, like sockjs-node; an orderly end sends the SockJS close frame first.
+    // frame only, like sockjs-node, in a lingering close so that it sees the frame; an
+    // orderly end sends the SockJS close frame first.
     let (code, reason) = match close {
-        Some(c) => c,
+        Some((code, reason)) => {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.into(),
+            };
+            let budget = ws::linger_budget(timing.max_length);
+            // Boxed: rare, and inline it would enlarge every session's task.
+            Box::pin(ws::linger_close(&mut socket, frame, budget)).await;
+            return;
+        }
         None => {
             let (code, reason) = match shared.close_kind() {
                 Some(CloseKind::Code(code, reason)) => (code, reason),

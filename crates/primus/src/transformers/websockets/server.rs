@@ -34,6 +34,12 @@ use tokio_tungstenite::WebSocketStream;
 const MAX_BATCH: usize = 64;
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Lingering close after a protocol error: how long to keep reading and discarding what
+/// the peer still sends.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+/// Lingering close: the least number of bytes discarded before giving up (see
+/// [`linger_budget`]).
+const LINGER_MIN_BYTES: usize = 16 << 20;
 
 /// The websockets server half: its WebSocket settings.
 #[derive(Debug)]
@@ -199,8 +205,9 @@ enum Exit {
     Ended,
     /// The peer closed or the socket failed.
     Gone(Option<SparkError>),
-    /// Too large a message: close 1009.
-    TooBig,
+    /// The peer broke the protocol (too large a message, invalid UTF-8, bad framing):
+    /// close with a code, lingering.
+    Refused(Refusal),
     /// Writing stalled past `write_timeout`.
     Stalled,
 }
@@ -242,13 +249,17 @@ async fn run(server: Arc<Inner>, mut ws: Socket, conn: SparkConn, write_timeout:
                 _ => None,
             }
         }
-        Exit::TooBig => {
-            let limit = shared.max_length();
-            shared.finish(CloseKind::Normal, Some(SparkError::MaxLength { limit }));
-            Some(CloseFrame {
-                code: CloseCode::Size,
-                reason: "Max payload size exceeded".into(),
-            })
+        Exit::Refused(refusal) => {
+            let frame = refusal.close_frame();
+            shared.finish(CloseKind::Normal, Some(refusal.error));
+            // Boxed: rare, and inline it would enlarge every connection's task.
+            Box::pin(linger_close(
+                &mut ws,
+                frame,
+                linger_budget(shared.max_length()),
+            ))
+            .await;
+            return;
         }
         Exit::Stalled => {
             shared.finish(
@@ -262,6 +273,7 @@ async fn run(server: Arc<Inner>, mut ws: Socket, conn: SparkConn, write_timeout:
         }
         Exit::Gone(err) => {
             shared.finish(CloseKind::Normal, err);
+            answer_close(&mut ws).await;
             return;
         }
     };
@@ -336,10 +348,12 @@ async fn drive(
                     }
                     Some(Ok(WsMessage::Close(_))) | None => return Exit::Gone(None),
                     Some(Ok(WsMessage::Frame(_))) => continue,
-                    Some(Err(WsError::Capacity(
-                        CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
-                    ))) => return Exit::TooBig,
-                    Some(Err(e)) => return Exit::Gone(transport_error(e)),
+                    Some(Err(e)) => {
+                        return match refusal(&e, shared.max_length()) {
+                            Some(refused) => Exit::Refused(refused),
+                            None => Exit::Gone(transport_error(e)),
+                        }
+                    }
                 };
                 let mut msg = shared.receive(frame);
                 if shared.server.transforms.incoming.has_async() {
@@ -374,6 +388,107 @@ async fn reserve(
         Some(tx) => tx.reserve().await,
         None => Err(mpsc::error::SendError(())),
     }
+}
+
+/// Why a connection is refused after a read error that is the peer's fault, and the close
+/// it gets (RFC 6455 §7.4.1, the codes the reference's `ws` uses).
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    /// 1009 for too large a message, 1007 for invalid UTF-8, 1002 for any other protocol
+    /// violation.
+    pub(crate) code: u16,
+    pub(crate) reason: &'static str,
+    /// What the spark's error listeners see.
+    pub(crate) error: SparkError,
+}
+
+impl Refusal {
+    pub(crate) fn close_frame(&self) -> CloseFrame {
+        CloseFrame {
+            code: CloseCode::from(self.code),
+            reason: self.reason.into(),
+        }
+    }
+}
+
+/// The refusal that answers a read error, or `None` for I/O failures and resets, after
+/// which no close handshake is possible.
+pub(crate) fn refusal(e: &WsError, max_length: usize) -> Option<Refusal> {
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    let (code, reason, error) = match e {
+        WsError::Capacity(CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders) => {
+            (
+                1009,
+                "Max payload size exceeded",
+                SparkError::MaxLength { limit: max_length },
+            )
+        }
+        WsError::Utf8(_) => (
+            1007,
+            "Invalid UTF-8 sequence",
+            SparkError::Transport(e.to_string()),
+        ),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => return None,
+        WsError::Protocol(_) | WsError::AttackAttempt => {
+            (1002, "Protocol error", SparkError::Transport(e.to_string()))
+        }
+        _ => return None,
+    };
+    Some(Refusal {
+        code,
+        reason,
+        error,
+    })
+}
+
+/// After the peer's close frame (or a failure): send the close frame tungstenite queued
+/// in answer, within [`CLOSE_GRACE`], so the peer sees a complete close handshake. A no-op
+/// when nothing is queued or the socket is gone.
+pub(crate) async fn answer_close<S>(ws: &mut WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_GRACE, ws.flush()).await;
+}
+
+/// How many bytes a lingering close discards at most for a server whose largest message
+/// is `max_length`: enough for the rest of one refused message.
+pub(crate) fn linger_budget(max_length: usize) -> usize {
+    max_length.saturating_mul(2).max(LINGER_MIN_BYTES)
+}
+
+/// Close after refusing the peer's input, the way mature servers do (a lingering close):
+/// send `frame`, stop writing (TCP FIN), then read and discard what the peer still sends,
+/// within [`LINGER_TIME`] and `max_bytes`, until it closes too. Dropping the socket at
+/// once instead makes the kernel answer the peer's unread data with a reset, and the peer
+/// loses the close frame (it sees 1006 instead of, say, 1009).
+pub(crate) async fn linger_close<S>(
+    ws: &mut WebSocketStream<S>,
+    frame: CloseFrame,
+    max_bytes: usize,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tokio::time::timeout(LINGER_TIME, async {
+        if ws.close(Some(frame)).await.is_err() {
+            return;
+        }
+        let io = ws.get_mut();
+        if io.shutdown().await.is_err() {
+            return;
+        }
+        // On the heap: this future is part of every connection task's state.
+        let mut scratch = vec![0u8; 8192];
+        let mut discarded = 0usize;
+        while discarded < max_bytes {
+            match io.read(&mut scratch).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => discarded += n,
+            }
+        }
+    })
+    .await;
 }
 
 pub(crate) fn transport_error(e: WsError) -> Option<SparkError> {
