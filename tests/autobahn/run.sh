@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Runs Autobahn|Testsuite's fuzzing client (RFC 6455 conformance, cases 1.* to 10.*)
+# against our WebSocket transformer, through the `raw-echo` server (e2e/src/bin/raw-echo.rs).
+#
+#   bash tests/autobahn/run.sh
+#
+# What it needs: CPython 2.7 with pip (autobahntestsuite runs on nothing newer), a C
+# compiler and the Python 2.7 headers (a few dependencies build C extensions), PyPI, and
+# cargo. It makes tests/autobahn/.venv (a Python 2.7 virtualenv holding the pinned
+# requirements.txt) on first use and reuses it while requirements.txt is unchanged.
+#
+# Environment:
+#   AUTOBAHN_PYTHON   the Python 2.7 interpreter to use (default: python2.7 on PATH, else
+#                     the newest 2.7 that pyenv knows)
+#   AUTOBAHN_CASES    comma-separated case patterns to run (default "*"), e.g. "1.*,5.*"
+#   AUTOBAHN_PROFILE  cargo profile for raw-echo: "dev" (default, shares the usual build) or "release"
+#   AUTOBAHN_TIMEOUT  seconds the whole fuzzing run may take (default 1500)
+#
+# Cases 12.* and 13.* (permessage-deflate) are always excluded: the transformer does not
+# implement compression. Output: per-behavior counts, the failed case ids, and a closing
+# `N passed, M failed, K skipped` line (UNIMPLEMENTED cases are the skipped ones). Exits 1
+# when a case FAILED, 2 when a prerequisite is missing or the run could not finish.
+# Not part of CI: it needs Python 2.7 and takes several minutes.
+set -euo pipefail
+export PIP_NO_PYTHON_VERSION_WARNING=1
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cases="${AUTOBAHN_CASES:-*}"
+profile="${AUTOBAHN_PROFILE:-dev}"
+budget="${AUTOBAHN_TIMEOUT:-1500}"
+venv="$here/.venv"
+boot="$here/.venv-bootstrap"
+reports="$here/reports"
+
+missing() {
+  echo "autobahn: MISSING PREREQUISITE: $1" >&2
+  shift
+  for line in "$@"; do echo "  $line" >&2; done
+  exit 2
+}
+
+# --- Python 2.7 -------------------------------------------------------------------------
+# Candidates in order; the first that really is 2.7 wins (a pyenv shim named python2.7
+# can be on PATH and still fail when no 2.7 is selected).
+is27() { "$@" -c 'import sys; assert sys.version_info[:2] == (2, 7)' >/dev/null 2>&1; }
+py=()
+if [[ -n "${AUTOBAHN_PYTHON:-}" ]]; then
+  py=("$AUTOBAHN_PYTHON")
+elif command -v python2.7 >/dev/null 2>&1 && is27 python2.7; then
+  py=(python2.7)
+elif command -v pyenv >/dev/null 2>&1; then
+  v="$(pyenv versions --bare 2>/dev/null | grep -E '^2\.7(\.[0-9]+)?$' | sort -t. -k3 -n | tail -n 1 || true)"
+  if [[ -n "$v" ]]; then py=(env "PYENV_VERSION=$v" python); fi
+fi
+if [[ ${#py[@]} -eq 0 ]] || ! is27 "${py[@]}"; then
+  missing "CPython 2.7 (autobahntestsuite 0.8.2 runs on Python 2.7 only)" \
+    "Install one of:" \
+    "  pyenv:   pyenv install 2.7.18          (the script finds pyenv's 2.7.x by itself)" \
+    "  Debian:  apt-get install python2.7 python2.7-dev   (where the release still ships it)" \
+    "or point AUTOBAHN_PYTHON at a python2.7 binary. It needs pip (python2.7 -m ensurepip)," \
+    "a C compiler (gcc) and the Python 2.7 headers (Python.h)."
+fi
+"${py[@]}" -m pip --version >/dev/null 2>&1 ||
+  missing "pip for Python 2.7" "Run: ${py[*]} -m ensurepip   (or install python-pip for 2.7)"
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 ||
+  missing "a C compiler" "Run: apt-get install gcc   (wsaccel, ujson, zope.interface and Twisted build C code)"
+
+# --- virtualenv with the pinned requirements ---------------------------------------------
+req="$here/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [[ ! -x "$venv/bin/wstest" || "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
+  echo "autobahn: building $venv (Python 2.7, pinned requirements.txt) ..."
+  rm -rf "$venv"
+  # Python 2.7 has no `venv` module: run virtualenv 20.15.1 (the last release that runs on
+  # 2.7) from a private directory rather than installing it into the interpreter.
+  if [[ ! -f "$boot/virtualenv/__init__.py" ]]; then
+    rm -rf "$boot"
+    timeout 300 "${py[@]}" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+      --target "$boot" 'virtualenv==20.15.1' ||
+      missing "virtualenv 20.15.1 from PyPI" "pip could not install it into $boot: is PyPI reachable?"
+  fi
+  VIRTUALENV_OVERRIDE_APP_DATA="$boot/app-data" PYTHONPATH="$boot" \
+    timeout 300 "${py[@]}" -m virtualenv --quiet --no-download --no-periodic-update "$venv"
+  timeout 900 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+    --no-deps -r "$req" ||
+    missing "the pinned packages in $req" "pip failed (see above): PyPI, gcc and the Python 2.7 headers are needed"
+  "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null ||
+    missing "a consistent dependency set" "'$venv/bin/python -m pip check' fails: requirements.txt lacks a package"
+  echo "$want" > "$stamp"
+fi
+
+# --- the echo server ---------------------------------------------------------------------
+command -v cargo >/dev/null 2>&1 || missing "cargo" "Install a Rust toolchain (rustup) to build raw-echo."
+if [[ "$profile" == "release" ]]; then
+  build=(--release) dir=release
+else
+  build=() dir=debug
+fi
+echo "autobahn: cargo build -p primus-e2e --bin raw-echo ${build[*]}"
+(cd "$root" && timeout 1800 cargo build --quiet -p primus-e2e --bin raw-echo "${build[@]}")
+bin="${CARGO_TARGET_DIR:-$root/target}/$dir/raw-echo"
+[[ -x "$bin" ]] || missing "$bin" "cargo build did not produce it"
+
+mkdir -p "$reports"
+rm -rf "$reports/servers"
+server_log="$reports/raw-echo.log"
+server=""
+cleanup() {
+  if [[ -n "$server" ]]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+"$bin" --port 0 > "$server_log" 2>&1 &
+server=$!
+port=""
+for _ in $(seq 1 100); do
+  port="$(sed -n 's/^listening \([0-9][0-9]*\)$/\1/p' "$server_log" 2>/dev/null)"
+  [[ -n "$port" ]] && break
+  kill -0 "$server" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -n "$port" ]] || { cat "$server_log" >&2; echo "autobahn: raw-echo did not start" >&2; exit 2; }
+echo "autobahn: raw-echo listening on 127.0.0.1:$port"
+
+# --- the fuzzing client -------------------------------------------------------------------
+spec="$here/spec.json"
+"$venv/bin/python" - "$spec" "$port" "$cases" "$reports/servers" <<'PY'
+import json, sys
+spec, port, cases, out = sys.argv[1:5]
+json.dump({
+    "outdir": out,
+    "servers": [{"agent": "primus-rs", "url": "ws://127.0.0.1:%s/primus" % port}],
+    "cases": [c.strip() for c in cases.split(",") if c.strip()],
+    "exclude-cases": ["12.*", "13.*"],
+    "exclude-agent-cases": {},
+}, open(spec, "w"), indent=2)
+PY
+echo "autobahn: excluding 12.* and 13.* (permessage-deflate: compression is not implemented)"
+echo "autobahn: wstest -m fuzzingclient -s $spec  (cases: $cases, time limit ${budget}s)"
+rc=0
+(cd "$here" && PYTHONWARNINGS=ignore timeout "$budget" "$venv/bin/wstest" -m fuzzingclient -s "$spec") \
+  > "$reports/wstest.log" 2>&1 || rc=$?
+if [[ $rc -ne 0 ]]; then
+  tail -n 20 "$reports/wstest.log" >&2
+  if [[ $rc -eq 124 ]]; then echo "autobahn: wstest ran out of time (${budget}s)" >&2; fi
+fi
+index="$reports/servers/index.json"
+if [[ ! -f "$index" ]]; then
+  echo "autobahn: no report at $index (wstest exit $rc); see $reports/wstest.log" >&2
+  exit 2
+fi
+
+# --- the summary --------------------------------------------------------------------------
+"$venv/bin/python" - "$index" <<'PY'
+import json, sys
+
+def key(case_id):
+    return [int(p) for p in case_id.split(".")]
+
+index = json.load(open(sys.argv[1]))
+cases = {}
+for agent in index.values():
+    cases.update(agent)
+order = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
+counts = dict((b, 0) for b in order)
+close_counts = {}
+failed, close_bad = [], []
+for cid in sorted(cases, key=key):
+    case = cases[cid]
+    b = case.get("behavior", "?")
+    counts[b] = counts.get(b, 0) + 1
+    bc = case.get("behaviorClose", "?")
+    close_counts[bc] = close_counts.get(bc, 0) + 1
+    if b not in ("OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED"):
+        failed.append((cid, b, bc, case.get("remoteCloseCode")))
+    elif bc not in ("OK", "INFORMATIONAL"):
+        close_bad.append((cid, b, bc, case.get("remoteCloseCode")))
+print("autobahn: %d cases run" % len(cases))
+for b in order + sorted(set(counts) - set(order)):
+    print("  %-14s %d" % (b, counts[b]))
+print("autobahn: closing behavior: " + ", ".join(
+    "%s %d" % (b, n) for b, n in sorted(close_counts.items())))
+for title, rows in (("FAILED cases", failed),
+                    ("passed, but with a bad closing behavior", close_bad)):
+    if rows:
+        print("autobahn: %s (id: behavior / closing behavior / close code we sent):" % title)
+        for cid, b, bc, code in rows:
+            print("  %-9s %s / %s / %s" % (cid, b, bc, code))
+passed = counts["OK"] + counts["NON-STRICT"] + counts["INFORMATIONAL"]
+print("%d passed, %d failed, %d skipped" % (passed, len(failed), counts["UNIMPLEMENTED"]))
+sys.exit(1 if failed else 0)
+PY
