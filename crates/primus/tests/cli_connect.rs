@@ -1,5 +1,6 @@
 //! `primus connect`: stdin lines out (JSON when they parse, strings otherwise), received
-//! messages as JSON lines on stdout, against `primus serve` (both the real binary).
+//! messages as JSON lines on stdout, against `primus serve` (both the real binary), and
+//! in a real shell pipeline: at stdin EOF the replies still in flight are printed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -14,8 +15,13 @@ impl Drop for Serve {
 }
 
 fn serve() -> (Serve, u16) {
+    serve_with(&["--ping-interval", "500"])
+}
+
+fn serve_with(flags: &[&str]) -> (Serve, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_primus"))
-        .args(["serve", "--port", "0", "--ping-interval", "500"])
+        .args(["serve", "--port", "0"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -106,4 +112,78 @@ fn connect_stays_while_stdin_is_open_and_exits_once_it_closes() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(child.wait().unwrap().success());
+}
+
+/// Run `printf <input> | primus connect <args>` in `sh`; its stdout lines, after it
+/// exited successfully within `limit`.
+fn pipeline(input: &str, args: &str, limit: Duration) -> Vec<String> {
+    let script = format!(
+        "printf '{input}' | '{}' connect {args}",
+        env!("CARGO_BIN_EXE_primus")
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sh");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("`{script}` did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_pipeline_without_linger_prints_every_reply_on_each_transformer() {
+    for transformer in ["websockets", "engine.io", "sockjs"] {
+        let (_server, port) = serve_with(&["--transformer", transformer]);
+        // Several runs: the replies race the end of stdin.
+        for run in 0..3 {
+            let started = Instant::now();
+            let lines = pipeline(
+                r#""a"\n"b"\n{"c":3}\n"#,
+                &format!("--transformer {transformer} http://127.0.0.1:{port}"),
+                Duration::from_secs(15),
+            );
+            assert_eq!(
+                lines,
+                [r#""a""#, r#""b""#, r#"{"c":3}"#],
+                "{transformer}, run {run}"
+            );
+            // The close handshake ends it; it does not wait out a fixed delay.
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{transformer}: took {:?}",
+                started.elapsed()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pipeline_whose_stdin_ends_before_the_connection_opens_still_delivers() {
+    // stdin is at EOF before the first connection is even open: the writes wait for it.
+    let (_server, port) = serve_with(&[]);
+    let lines = pipeline(
+        r#""only"\n"#,
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_secs(15),
+    );
+    assert_eq!(lines, [r#""only""#]);
 }

@@ -23,6 +23,9 @@ use tokio::time::{sleep, sleep_until, timeout, Instant};
 const SEND_BATCH: usize = 64;
 /// How long a graceful close may take before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// `end()`: how long to wait for the server's side of the close, delivering what it
+/// still sends (replies to the last writes) meanwhile.
+const END_DRAIN: Duration = Duration::from_secs(2);
 /// Write timeout when no heartbeat timeout is configured.
 const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -60,6 +63,8 @@ pub(crate) struct Driver {
     pub(crate) endpoint: Endpoint,
     pub(crate) transport: Transport,
     pub(crate) incoming: Option<mpsc::Sender<Message>>,
+    /// `end()` is closing the connection: pings go unanswered.
+    pub(crate) closing: bool,
 }
 
 impl Driver {
@@ -132,9 +137,26 @@ impl Driver {
                     None => connect.await,
                 }
             };
+            // `end()` while the first connection is being opened, with writes queued:
+            // finish opening (within the connect timeout) so they are sent, like
+            // writes made before `end()` on an open connection. `destroy()`, or `end()`
+            // with nothing queued or during a reconnect, stops at once.
+            let end_can_wait = recovery.is_none();
+            let shared = self.shared.clone();
+            let stopped = async {
+                loop {
+                    let stop = Self::stop_requested(&shared).await;
+                    if !(end_can_wait && stop == Stop::End && shared.queued() > 0) {
+                        return stop;
+                    }
+                    // Wait for a change (a destroy) without spinning; a wake that came
+                    // meanwhile is kept as a permit by `notify_one`.
+                    shared.wake.notified().await;
+                }
+            };
             let result = tokio::select! {
                 result = attempt => result,
-                stop = Self::stop_requested(&self.shared) => return self.end_events(Some(stop)),
+                stop = stopped => return self.end_events(Some(stop)),
             };
             match result {
                 Ok(mut conn) => {
@@ -261,6 +283,25 @@ impl Driver {
         let _ = timeout(CLOSE_TIMEOUT, conn.close()).await;
     }
 
+    /// A clean close for `end()`: start the transport's close, then deliver what arrives
+    /// until the server's side of it (or [`END_DRAIN`]). Heartbeat pings are not answered
+    /// any more: the connection is going away.
+    async fn drain_close(&mut self, conn: &mut Connection) {
+        conn.begin_close().await;
+        let deadline = Instant::now() + END_DRAIN;
+        let mut disconnect = false;
+        self.closing = true;
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, conn.recv()).await {
+            let delivered = self.on_frame(frame, conn, &mut disconnect);
+            if !matches!(
+                tokio::time::timeout_at(deadline, delivered).await,
+                Ok(Ok(_))
+            ) {
+                break;
+            }
+        }
+    }
+
     /// Drive one open connection until it stops.
     async fn serve(&mut self, conn: &mut Connection, online: &mut bool) -> Outcome {
         // Flush what was written while offline, then announce `open` (reference order).
@@ -285,8 +326,10 @@ impl Driver {
             let notified = shared.wake.notified();
             if let Some(stop) = shared.stop_requested() {
                 if stop == Stop::End {
-                    // `end(data)`: the last write goes out before the close.
+                    // `end(data)`: the last write goes out before the close, and what
+                    // the server sends until its side of the close is still delivered.
                     while let Ok(true) = self.send_queued(conn, SEND_BATCH).await {}
+                    self.drain_close(conn).await;
                 }
                 Self::close(conn).await;
                 return Outcome::Stop(stop);
@@ -356,6 +399,7 @@ impl Driver {
         if let Value::String(text) = &value {
             if let Some(message) = protocol::parse(text) {
                 match message.kind {
+                    "ping" if self.closing => return Ok(None),
                     "ping" => {
                         let answer = protocol::pong(&js_number(message.value));
                         let result = match self.shared.encode_protocol(&answer) {
@@ -398,6 +442,13 @@ impl Driver {
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 // Nobody reads the stream any more.
                 self.incoming = None;
+                Ok(None)
+            }
+            Err(mpsc::error::TrySendError::Full(message)) if self.closing => {
+                // `end()` already asked to stop; the drain's deadline bounds this wait.
+                if tx.send(message).await.is_err() {
+                    self.incoming = None;
+                }
                 Ok(None)
             }
             Err(mpsc::error::TrySendError::Full(message)) => {

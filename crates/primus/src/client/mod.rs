@@ -131,6 +131,7 @@ impl Client {
             endpoint,
             transport,
             incoming: Some(tx),
+            closing: false,
         };
         runtime.spawn(driver.run());
         Ok(Client {
@@ -225,7 +226,9 @@ impl Client {
         answer.await.map_err(|_| ClientError::Closed)
     }
 
-    /// Close the connection for good: no reconnect; pending writes are sent first. Emits
+    /// Close the connection for good: no reconnect; pending writes are sent first, and
+    /// what the server sends until its side of the close (the WebSocket close handshake,
+    /// Engine.IO's last poll; at most 2 s) is still delivered to the stream. Emits
     /// `end` (after `readyStateChange` and `close` if a connection was open), then the
     /// stream ends. Use [`closed`](Self::closed) to wait for it.
     pub fn end(&self) {

@@ -80,6 +80,17 @@ impl Connection {
         }
     }
 
+    /// Start the transport's clean close without waiting for it: afterwards
+    /// [`recv`](Self::recv) yields what the server still sends, then `None`.
+    pub(crate) async fn begin_close(&mut self) {
+        match self {
+            Connection::WebSockets(c) => c.begin_close().await,
+            Connection::EngineIo(c) => c.begin_close().await,
+            Connection::SockJs(c) => c.begin_close().await,
+        }
+    }
+
+    /// Close at once; what still arrives is dropped.
     pub(crate) async fn close(&mut self) {
         match self {
             Connection::WebSockets(c) => c.close().await,

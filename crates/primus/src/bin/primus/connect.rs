@@ -2,8 +2,11 @@
 //!
 //! Each stdin line is written (as JSON when it parses as JSON, else as a string); each
 //! received message is printed as one JSON line on stdout; connection events go to
-//! stderr. It exits when stdin closes and its writes are flushed (status 0), or when the
-//! connection ends (0 after a server `end()`, 1 when reconnecting gave up).
+//! stderr. When stdin closes, its writes are sent (after the connection opens, if it was
+//! not open yet) and the connection is ended the way its transport closes cleanly (the
+//! WebSocket close handshake, Engine.IO's last poll); everything received before the
+//! close completes is printed, within a bounded wait (`--linger` waits longer). It exits
+//! 0 then or after a server `end()`, 1 when reconnecting gave up.
 
 use futures_util::{SinkExt, StreamExt};
 use primus::client::{Client, ClientEvent, ClientOptions};
@@ -32,7 +35,8 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub spec: bool,
     /// After stdin closes and the writes are flushed, keep printing what arrives for this
-    /// many milliseconds before ending (e.g. to see the replies in a pipeline).
+    /// many milliseconds before ending. Replies already on their way are printed without
+    /// it; use it for replies the server sends later.
     #[arg(long, default_value_t = 0)]
     pub linger: u64,
 }

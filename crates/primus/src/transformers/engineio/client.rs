@@ -432,6 +432,11 @@ async fn polling(
     // The upgraded socket, once probed: polling pauses, then `5` switches.
     let mut upgraded: Option<WebSocketStream<BoxedIo>> = None;
     let mut closing = false;
+    // Whether the POST under way carries the `close` packet, and whether it was answered:
+    // polls go on until then, so what the server sends before it handles the close
+    // arrives (it answers the last poll with it).
+    let mut posting_close = false;
+    let mut close_posted = false;
     loop {
         if let Some(ws) = upgraded.as_mut() {
             if poll.is_none() && posting.is_none() {
@@ -441,7 +446,7 @@ async fn polling(
                 let ws = upgraded.take().ok_or(ClientError::Closed)?;
                 return websocket(target, &hs, ws, outbox, deadline, commands, incoming).await;
             }
-        } else if poll.is_none() && !closing {
+        } else if poll.is_none() && !close_posted {
             let url = target.url("polling", Some(&hs.sid));
             let req = target.request(http::Method::GET, &url, Bytes::new())?;
             poll = Some(get.send(target, req));
@@ -460,12 +465,13 @@ async fn polling(
                 n += 1;
             }
             let batch: Vec<Packet> = outbox.drain(..n).collect();
+            posting_close = batch.iter().any(|p| matches!(p, Packet::Close));
             let body = engineio::encode_payload(Protocol::V4, &batch);
             let url = target.url("polling", Some(&hs.sid));
             let req = target.request(http::Method::POST, &url, Bytes::from(body))?;
             posting = Some(post.send(target, req));
         }
-        if closing && posting.is_none() && outbox.is_empty() {
+        if close_posted && poll.is_none() {
             return Ok(());
         }
         tokio::select! {
@@ -483,6 +489,7 @@ async fn polling(
                 posting = None;
                 let (_, sender) = res?;
                 post.sender = sender;
+                close_posted = posting_close;
             }
             res = async { probe.as_mut().expect("guarded").await }, if probe.is_some() => {
                 probe = None;
@@ -496,9 +503,12 @@ async fn polling(
                     outbox.extend(frames.into_iter().map(Packet::Message));
                 }
                 Some(Command::Close) | None => {
+                    // A clean close: the `close` packet goes after what is queued, and
+                    // the pending poll stays, so what the server still sends before it
+                    // handles the close (say, replies to the last messages) arrives.
                     outbox.push(Packet::Close);
                     closing = true;
-                    poll = None;
+                    probe = None;
                     upgraded = None;
                 }
             },
@@ -567,9 +577,11 @@ async fn websocket(
         ws.feed(ws_message(p, b64)).await.map_err(err)?;
     }
     ws.flush().await.map_err(err)?;
+    // After our close frame: read on until the server's, delivering what comes before it.
+    let mut closing = false;
     loop {
         tokio::select! {
-            cmd = commands.recv() => match cmd {
+            cmd = commands.recv(), if !closing => match cmd {
                 Some(Command::Send(frames)) => {
                     for f in frames {
                         ws.feed(ws_message(&Packet::Message(f), b64)).await.map_err(err)?;
@@ -577,8 +589,11 @@ async fn websocket(
                     ws.flush().await.map_err(err)?;
                 }
                 Some(Command::Close) | None => {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
-                    return Ok(());
+                    let sent = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        return Ok(());
+                    }
+                    closing = true;
                 }
             },
             msg = ws.next() => {
@@ -594,7 +609,7 @@ async fn websocket(
                 if take_packets(vec![packet], incoming, &mut replies).await? {
                     deadline = hs.deadline();
                 }
-                for r in &replies {
+                for r in replies.iter().filter(|_| !closing) {
                     ws.send(ws_message(r, b64)).await.map_err(err)?;
                 }
             }
@@ -629,10 +644,19 @@ impl Connection {
             .map_err(|_| ClientError::Transport("the Engine.IO session ended".into()))
     }
 
-    /// Close the session (a `close` packet over polling, a close frame on WebSocket).
-    pub(crate) async fn close(&mut self) {
+    /// Start a clean close (a `close` packet over polling, a close frame on WebSocket);
+    /// [`recv`](Self::recv) goes on yielding what the server sends before the session
+    /// ends, then `None`.
+    pub(crate) async fn begin_close(&mut self) {
         let _ = self.flush().await;
         let _ = self.commands.send(Command::Close).await;
+    }
+
+    /// Close the session, dropping whatever still arrives.
+    pub(crate) async fn close(&mut self) {
+        self.begin_close().await;
+        // Nothing reads any more: a task blocked on delivering ends at once.
+        self.incoming.close();
         if tokio::time::timeout(Duration::from_secs(2), &mut self.task)
             .await
             .is_err()

@@ -862,10 +862,18 @@ impl SessionTask {
                             // as the reference's polling transport does.
                             // A poll sent alongside the close may arrive a moment
                             // later: give it the same answer instead of an error.
-                            let noop = engineio::encode_payload(
-                                self.session.protocol,
-                                &[Packet::Noop],
-                            );
+                            // Beyond the reference (which drops them): what was queued
+                            // for the client before its close (replies to its last
+                            // messages) goes in that answer too.
+                            let mut last: Vec<Packet> = Vec::new();
+                            while last.len() < MAX_BATCH {
+                                match self.outgoing.try_recv() {
+                                    Ok(frame) => last.push(Packet::Message(frame)),
+                                    Err(_) => break,
+                                }
+                            }
+                            last.push(Packet::Noop);
+                            let answer = engineio::encode_payload(self.session.protocol, &last);
                             if self.poll.is_none() {
                                 let grace = tokio::time::sleep(CLOSE_GRACE);
                                 tokio::pin!(grace);
@@ -884,7 +892,7 @@ impl SessionTask {
                                 }
                             }
                             if let Some(poll) = self.poll.take() {
-                                let _ = poll.send(Some(noop));
+                                let _ = poll.send(Some(answer));
                             }
                             return Err(stop);
                         }

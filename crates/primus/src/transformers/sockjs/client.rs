@@ -525,6 +525,19 @@ impl Connection {
         }
     }
 
+    /// Start a clean close: a WebSocket close frame, after which [`recv`](Self::recv)
+    /// yields what the server sends before its own close frame. The HTTP transports have
+    /// no close of their own in SockJS: they keep receiving until [`close`](Self::close).
+    pub(crate) async fn begin_close(&mut self) {
+        if let Kind::Ws(ws) = &mut self.kind {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                WebSocketStream::close(&mut **ws, None),
+            )
+            .await;
+        }
+    }
+
     /// Close: a WebSocket close frame, or stop polling (the server reclaims the session
     /// after its `disconnect_delay`).
     pub(crate) async fn close(&mut self) {

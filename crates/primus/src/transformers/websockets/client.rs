@@ -102,9 +102,16 @@ impl Connection {
             .map_err(|e| ClientError::Transport(e.to_string()))
     }
 
-    /// Send a close frame without a status code, as the reference client (`ws`) does.
-    pub(crate) async fn close(&mut self) {
+    /// Send a close frame without a status code, as the reference client (`ws`) does;
+    /// [`recv`](Self::recv) goes on yielding what the server sends before its own close
+    /// frame, then `None`.
+    pub(crate) async fn begin_close(&mut self) {
         let _ = self.ws.close(None).await;
+    }
+
+    /// Close (the same close frame; whatever still arrives is not read).
+    pub(crate) async fn close(&mut self) {
+        self.begin_close().await;
     }
 }
 
