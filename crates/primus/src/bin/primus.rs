@@ -8,6 +8,7 @@
 use clap::{Parser, Subcommand};
 use primus::{Options, Primus, Server, Value};
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -37,46 +38,167 @@ enum Command {
     Library(demo::LibraryArgs),
 }
 
+/// `primus serve`: every server option that matters to a demo or a smoke test. Flags
+/// override the config file, which overrides the defaults.
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Transformer name.
-    #[arg(long, default_value = "websockets")]
-    transformer: String,
-    /// Parser name.
-    #[arg(long, default_value = "json")]
-    parser: String,
-    /// TCP port (0 picks a free one).
+    /// Read the server options from a file (`.toml` or `.json`; the `Options` names:
+    /// `pathname`, `transformer`, `pingInterval`/`ping_interval`, `maxLength`, …).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Transformer name (default `websockets`).
+    #[arg(long)]
+    transformer: Option<String>,
+    /// Parser name (default `json`).
+    #[arg(long)]
+    parser: Option<String>,
+    /// TCP port (0 picks a free one; `listening <port>` is printed).
     #[arg(long, default_value_t = 8080)]
     port: u16,
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// Path prefix Primus owns.
-    #[arg(long, default_value = "/primus")]
-    pathname: String,
-    /// Heartbeat interval in ms, or `off`.
-    #[arg(long, default_value = "30000")]
-    ping_interval: String,
-    /// PEM certificate chain: serve HTTPS (with --key).
-    #[arg(long, requires = "key")]
-    cert: Option<std::path::PathBuf>,
-    /// PEM private key.
-    #[arg(long, requires = "cert")]
-    key: Option<std::path::PathBuf>,
+    /// Path prefix Primus owns (default `/primus`).
+    #[arg(long)]
+    pathname: Option<String>,
+    /// Heartbeat interval in ms, or `off` (default 30000).
+    #[arg(long, value_parser = parse_ping)]
+    ping_interval: Option<Ping>,
+    /// Largest incoming message in bytes (default 10 MiB); bigger ones close with 1009.
+    #[arg(long, value_name = "BYTES")]
+    max_length: Option<usize>,
+    /// Bound of each spark's outgoing queue, in messages (default 1024).
+    #[arg(long = "queue", value_name = "MESSAGES")]
+    queue_size: Option<usize>,
+    /// Bound of each spark's incoming queue for Stream consumers (default 64).
+    #[arg(long = "incoming-queue", value_name = "MESSAGES")]
+    incoming_queue_size: Option<usize>,
+    /// How long a write to a peer may stall before it is dropped, in ms (default 30000).
+    #[arg(long, value_name = "MS")]
+    write_timeout: Option<u64>,
+    /// CORS: allowed origins (`*` or a comma-separated list).
+    #[arg(long)]
+    origins: Option<String>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, alias = "cert", requires = "tls_key", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, alias = "key", requires = "tls_cert", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
 }
 
-fn parse_ping(s: &str) -> Result<Option<Duration>, String> {
+/// A `--ping-interval` value: `None` is `off`.
+#[derive(Clone, Copy)]
+struct Ping(Option<Duration>);
+
+fn parse_ping(s: &str) -> Result<Ping, String> {
     match s {
-        "off" | "false" | "0" => Ok(None),
+        "off" | "false" | "0" => Ok(Ping(None)),
         ms => ms
             .parse::<u64>()
-            .map(|ms| Some(Duration::from_millis(ms)))
-            .map_err(|_| format!("--ping-interval takes milliseconds or `off`, not `{ms}`")),
+            .map(|ms| Ping(Some(Duration::from_millis(ms))))
+            .map_err(|_| format!("takes milliseconds or `off`, not `{ms}`")),
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
+/// Why the options could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML for the server options: {source}")]
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("config file {path} is not valid JSON for the server options: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("config file {0} must end in .toml or .json")]
+    Extension(PathBuf),
+}
+
+/// The config file's options, or the defaults.
+fn read_config(path: Option<&Path>) -> Result<Options, ConfigError> {
+    let Some(path) = path else {
+        return Ok(Options::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("toml") => toml::from_str(&text).map_err(|source| ConfigError::Toml {
+            path: path.into(),
+            source,
+        }),
+        Some("json") => serde_json::from_str(&text).map_err(|source| ConfigError::Json {
+            path: path.into(),
+            source,
+        }),
+        _ => Err(ConfigError::Extension(path.into())),
+    }
+}
+
+impl ServeArgs {
+    /// The config file (or the defaults) with the flags applied on top.
+    fn options(&self) -> Result<Options, ConfigError> {
+        let mut o = read_config(self.config.as_deref())?;
+        if let Some(v) = &self.transformer {
+            o.transformer = v.clone();
+        }
+        if let Some(v) = &self.parser {
+            o.parser = v.clone();
+        }
+        if let Some(v) = &self.pathname {
+            o.pathname = v.clone();
+        }
+        if let Some(Ping(v)) = self.ping_interval {
+            o.ping_interval = v;
+        }
+        if let Some(v) = self.max_length {
+            o.max_length = v;
+        }
+        if let Some(v) = self.queue_size {
+            o.queue_size = v;
+        }
+        if let Some(v) = self.incoming_queue_size {
+            o.incoming_queue_size = v;
+        }
+        if let Some(v) = self.write_timeout {
+            o.write_timeout = Duration::from_millis(v);
+        }
+        if let Some(v) = &self.origins {
+            o.origins = v.clone();
+        }
+        Ok(o)
+    }
+}
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("primus: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(code) => code,
+        Err(e) => {
+            // Display, not Debug: the errors' messages say what to do.
+            eprintln!("primus: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -91,16 +213,13 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let options = Options::default()
-        .transformer(args.transformer)
-        .parser(args.parser)
-        .pathname(args.pathname)
-        .ping_interval(parse_ping(&args.ping_interval)?);
+    let options = args.options()?;
+    tracing::debug!(?options, "server options");
     let primus = Primus::new(options)?;
     demo(&primus);
     let page = demo::Page::new(primus.clone());
     let mut server = Server::bind(primus, SocketAddr::new(args.host, args.port)).app(page);
-    if let (Some(cert), Some(key)) = (args.cert, args.key) {
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         server = server.tls(cert, key);
     }
     let running = server.start().await?;

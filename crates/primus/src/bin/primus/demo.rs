@@ -128,7 +128,7 @@ pub(crate) fn library(args: LibraryArgs) -> Result<(), Box<dyn std::error::Error
         .transformer(args.transformer)
         .parser(args.parser)
         .pathname(args.pathname)
-        .ping_interval(super::parse_ping(&args.ping_interval)?);
+        .ping_interval(super::parse_ping(&args.ping_interval)?.0);
     options.global = args.global;
     let primus = Primus::new(options)?;
     let text = if args.types {
