@@ -130,6 +130,8 @@ pub(crate) struct Inner {
     /// Flipped to `true` by `destroy({close: true})`; standalone servers watch it.
     pub(crate) shutdown: watch::Sender<bool>,
     heartbeat_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Typed server-wide state for plugins and applications (like a spark's state).
+    user_state: Mutex<http::Extensions>,
 }
 
 impl fmt::Debug for Primus {
@@ -195,6 +197,7 @@ impl Primus {
                 destroyed: AtomicBool::new(false),
                 shutdown: watch::Sender::new(false),
                 heartbeat_task: Mutex::new(None),
+                user_state: Mutex::new(http::Extensions::new()),
             }),
         };
         crate::middleware::install_builtins(&primus);
@@ -398,6 +401,36 @@ impl Primus {
         for h in self.inner.close.snapshot().iter() {
             h();
         }
+    }
+
+    /// Store a value of type `T` on the server (one per type), returning the previous
+    /// one. Plugins keep their server-wide data here (as they keep per-spark data with
+    /// [`Spark::set_state`]) and expose it through extension traits.
+    pub fn set_state<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        self.inner
+            .user_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(value)
+    }
+
+    /// A copy of the stored `T`, if any (store an `Arc` to share without copying).
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.inner
+            .user_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get::<T>()
+            .cloned()
+    }
+
+    /// Remove and return the stored `T`.
+    pub fn take_state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.inner
+            .user_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove::<T>()
     }
 
     /// Whether [`destroy`](Self::destroy) was called.
