@@ -6,6 +6,7 @@
 
 use primus::http::StatusCode;
 use primus::middleware::AuthError;
+use primus::plugins::emitter::{Emitter, Event, PrimusEmitterExt, SparkEmitterExt};
 use primus::{Options, Primus, Server, Spark, Value};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -16,10 +17,19 @@ fn usage(msg: &str) -> ! {
     std::process::exit(2);
 }
 
-fn options() -> (Options, u16, bool) {
+/// What the command line asked for beyond the server options.
+struct Extras {
+    port: u16,
+    auth: bool,
+    /// `--plugins emitter`: the emitter contract (see tests/interop/reference-server.mjs).
+    emitter: bool,
+}
+
+fn options() -> (Options, Extras) {
     let mut opts = Options::default();
     let mut port = 0u16;
     let mut auth = false;
+    let mut emitter = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
@@ -47,10 +57,62 @@ fn options() -> (Options, u16, bool) {
             "--max-length" => {
                 opts = opts.max_length(value.parse().unwrap_or_else(|_| usage("bad --max-length")))
             }
+            "--plugins" => {
+                for name in value.split(',').filter(|n| !n.is_empty()) {
+                    match name {
+                        "emitter" => emitter = true,
+                        other => usage(&format!("unknown plugin {other}")),
+                    }
+                }
+            }
             other => usage(&format!("unknown flag {other}")),
         }
     }
-    (opts, port, auth)
+    (
+        opts,
+        Extras {
+            port,
+            auth,
+            emitter,
+        },
+    )
+}
+
+/// The emitter contract: `echo` is sent back, `ask` is acknowledged with `answer` and
+/// its arguments, `quiz` makes the server ask `question` and report the client's
+/// acknowledgement as `quiz-result`, `shout` is sent to every spark as `all`.
+fn emitter_contract(spark: &Spark) {
+    let on = |name: &str, f: fn(&Spark, Event)| {
+        spark
+            .on_event(name, f)
+            .unwrap_or_else(|e| usage(&e.to_string()))
+    };
+    on("echo", |spark, event| {
+        let _ = spark.emit("echo", event.args());
+    });
+    on("ask", |_, event| {
+        if let Some(ack) = event.ack() {
+            let mut reply = vec![Value::from("answer")];
+            reply.extend(event.args().iter().cloned());
+            let _ = ack.send(&reply);
+        }
+    });
+    on("quiz", |spark, _| {
+        let spark = spark.clone();
+        tokio::spawn(async move {
+            match spark.emit_with_ack("question", &("q?",)).await {
+                Ok(reply) => {
+                    let _ = spark.emit("quiz-result", &reply);
+                }
+                Err(e) => {
+                    let _ = spark.emit("quiz-result", &(format!("error: {e}"),));
+                }
+            }
+        });
+    });
+    on("shout", |spark, event| {
+        let _ = spark.primus().emit_all("all", event.args());
+    });
 }
 
 /// The contract's authorizer: the `token` query parameter of every request decides.
@@ -131,15 +193,24 @@ fn truthy(v: &Value) -> bool {
 
 #[tokio::main]
 async fn main() {
-    let (opts, port, auth) = options();
+    let (opts, extras) = options();
     let primus = Primus::new(opts).unwrap_or_else(|e| usage(&e.to_string()));
-    if auth {
+    if extras.auth {
         authorize(&primus);
     }
-    primus.on_connection(|spark| {
+    if extras.emitter {
+        primus
+            .plugin("emitter", Emitter::default())
+            .unwrap_or_else(|e| usage(&e.to_string()));
+    }
+    let emitter = extras.emitter;
+    primus.on_connection(move |spark| {
+        if emitter {
+            emitter_contract(&spark);
+        }
         spark.on_data(|spark, msg| control(&spark.primus(), spark, msg.value()));
     });
-    let running = Server::bind(primus, SocketAddr::from(([127, 0, 0, 1], port)))
+    let running = Server::bind(primus, SocketAddr::from(([127, 0, 0, 1], extras.port)))
         .iknowhttpsisbetter(true)
         .start()
         .await

@@ -22,6 +22,13 @@
  *                           anything else → 401 {"error":"unauthorized"} with
  *                           `WWW-Authenticate: Bearer realm="primus"`.
  *   --origins <list>        CORS `origins` option (default `*`).
+ *   --plugins <list>        comma-separated; `emitter` adds npm primus-emitter (ours: the
+ *                           emitter plugin) and its contract: client event `echo` → the
+ *                           server sends `echo` with the same arguments; `ask` (with an ack)
+ *                           → ack('answer', ...args); `quiz` → the server sends `question`
+ *                           ('q?') with an ack and sends `quiz-result` with the client's
+ *                           ack arguments; `shout` → `all` to every spark (primus.send).
+ *                           Emitter packets never reach the control protocol below.
  *   Unknown flags or bad values: print a message on stderr and exit with status 2.
  *
  * Start-up: listen on 127.0.0.1 only (with SO_REUSEADDR, so a restarted server can
@@ -98,6 +105,12 @@ function parseArgs(argv) {
         opts.auth = value === 'on';
         break;
       case '--origins': opts.origins = value; break;
+      case '--plugins':
+        for (const name of value.split(',').filter(Boolean)) {
+          if (name !== 'emitter') usage(`unknown plugin ${name}`);
+          opts.emitter = true;
+        }
+        break;
       default: usage(`unknown flag ${flag}`);
     }
   }
@@ -121,6 +134,13 @@ const primus = new Primus(server, {
   maxLength: opts.maxLength,
   ...(opts.origins ? { origins: opts.origins } : {}),
 });
+
+if (opts.emitter) primus.plugin('emitter', require('primus-emitter'));
+
+/** Whether `data` is a primus-emitter packet (the npm plugin also passes them to `data`). */
+function isEmitterPacket(data) {
+  return data !== null && typeof data === 'object' && Array.isArray(data.data) && (data.type === 0 || data.type === 1);
+}
 
 if (opts.auth) {
   primus.authorize((req, done) => {
@@ -150,7 +170,20 @@ primus.on('connection', (spark) => {
     process.stderr.write(`spark ${spark.id} error: ${err && err.message}\n`);
   });
 
+  if (opts.emitter) {
+    spark.on('echo', (...args) => spark.send('echo', ...args));
+    spark.on('ask', (...args) => {
+      const ack = args.pop();
+      ack('answer', ...args);
+    });
+    spark.on('quiz', () => {
+      spark.send('question', 'q?', (...reply) => spark.send('quiz-result', ...reply));
+    });
+    spark.on('shout', (...args) => primus.send('all', ...args));
+  }
+
   spark.on('data', (data) => {
+    if (opts.emitter && isEmitterPacket(data)) return;
     if (typeof data === 'string' && data.startsWith('broadcast:')) {
       primus.write(data.slice('broadcast:'.length));
       return;

@@ -30,6 +30,7 @@ pub mod library;
 pub mod middleware;
 pub mod options;
 pub mod plugin;
+pub mod plugins;
 pub mod server;
 pub mod service;
 mod standalone;

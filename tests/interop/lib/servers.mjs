@@ -66,6 +66,7 @@ function flags(options) {
     maxLength: '--max-length',
     auth: '--auth',
     origins: '--origins',
+    plugins: '--plugins',
   };
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;

@@ -207,12 +207,15 @@ impl Client {
     /// [`ClientError::Closed`] when the client has ended. A message dropped by a transform
     /// is not an error.
     pub fn write<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ClientError> {
-        if self.shared.is_finished() {
-            return Err(ClientError::Closed);
-        }
-        match self.shared.encode_user(data)? {
-            Some(frame) => self.shared.push(frame),
-            None => Ok(()),
+        self.shared.write(data)
+    }
+
+    /// A cheap, clonable handle that writes through this client (for callbacks and
+    /// plugins that answer messages). It holds the client weakly: once the client is
+    /// dropped, its writes fail with [`ClientError::Closed`].
+    pub fn writer(&self) -> ClientWriter {
+        ClientWriter {
+            shared: Arc::downgrade(&self.shared),
         }
     }
 
@@ -360,5 +363,21 @@ impl<T: Serialize> Sink<T> for Client {
             self.end();
         }
         self.shared.poll_finished(cx).map(Ok)
+    }
+}
+
+/// Writes through a [`Client`] from elsewhere: see [`Client::writer`].
+#[derive(Clone, Debug)]
+pub struct ClientWriter {
+    shared: std::sync::Weak<Shared>,
+}
+
+impl ClientWriter {
+    /// Like [`Client::write`].
+    pub fn write<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ClientError> {
+        self.shared
+            .upgrade()
+            .ok_or(ClientError::Closed)?
+            .write(data)
     }
 }

@@ -136,6 +136,17 @@ impl Shared {
     }
 
     /// Queue a frame; drops the oldest when the queue is full.
+    /// A user write: transforms, parser, then the queue.
+    pub(crate) fn write<T: serde::Serialize + ?Sized>(&self, data: &T) -> Result<(), ClientError> {
+        if self.is_finished() {
+            return Err(ClientError::Closed);
+        }
+        match self.encode_user(data)? {
+            Some(frame) => self.push(frame),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn push(&self, frame: Frame) -> Result<(), ClientError> {
         {
             let mut state = self.lock();

@@ -1,0 +1,6 @@
+//! The plugins users build on, each in its own folder with its server half, its Rust
+//! client half and its browser half (JavaScript that the served library includes when
+//! the plugin is added). Each is written on the public extension points
+//! ([`Plugin`](crate::plugin::Plugin), transforms, spark state).
+
+pub mod emitter;
