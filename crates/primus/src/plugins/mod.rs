@@ -4,3 +4,4 @@
 //! ([`Plugin`](crate::plugin::Plugin), transforms, spark state).
 
 pub mod emitter;
+pub mod rooms;
