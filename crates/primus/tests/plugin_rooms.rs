@@ -430,3 +430,106 @@ async fn fifty_members_get_the_same_bytes() {
     }
     assert_eq!(seen.len(), 50);
 }
+
+/// The official npm Primus client (from `tests/interop`, the pinned packages the other
+/// interop tests use) joins through an application message and gets room broadcasts as
+/// ordinary data: the plugin puts nothing of its own on the wire.
+#[tokio::test]
+async fn the_official_npm_client_joins_and_receives_room_broadcasts() {
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
+    if !interop.join("node_modules/primus").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&interop)
+            .status()
+            .expect("npm is needed for the interop check (tests/interop)");
+        assert!(status.success(), "npm ci failed in tests/interop");
+    }
+
+    let primus = Primus::new(quiet()).unwrap();
+    primus.plugin("rooms", Rooms::new()).unwrap();
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            let v = msg.value();
+            if v.get("action").and_then(|a| a.as_str()) == Some("join") {
+                let room = v.get("room").and_then(|r| r.as_str()).unwrap_or("");
+                let reply = match spark.join(room) {
+                    Ok(()) => format!("join {room} ok"),
+                    Err(e) => e.to_string(),
+                };
+                spark.write(&reply).unwrap();
+            }
+        });
+    });
+    let server = TestServer::serve(primus).await;
+    let script = r#"
+        const Primus = require('primus');
+        const Socket = Primus.createSocket({ transformer: 'websockets' });
+        const client = new Socket(process.argv[1], { strategy: false });
+        client.on('open', () => client.write({ action: 'join', room: 'news sport' }));
+        client.on('data', (d) => {
+            console.log(JSON.stringify(d));
+            if (d === 'bye') client.end();
+        });
+        client.on('end', () => process.exit(0));
+        setTimeout(() => process.exit(2), 10000);
+    "#;
+    let mut child = std::process::Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(format!("http://{}", server.addr))
+        .current_dir(&interop)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node is needed for the interop check");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let mut child = Kill(child);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let line = within("a line from the npm client", rx.recv()).await;
+        lines.push(line.expect("the npm client printed a line"));
+        if lines.len() == 1 {
+            assert_eq!(lines[0], "\"join news sport ok\"");
+            let primus = &server.primus;
+            assert_eq!(primus.rooms(), ["news", "sport"]);
+            let msg = serde_json::json!({"n": 1});
+            assert_eq!(primus.room("sport news").write(&msg).unwrap(), 1);
+            assert_eq!(primus.room("news").write("bye").unwrap(), 1);
+        }
+    }
+    assert_eq!(lines[1..], [r#"{"n":1}"#, "\"bye\""]);
+    let status = within("the npm client to exit", async {
+        loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(status.success(), "{status}");
+    let primus = &server.primus;
+    wait_until(WAIT, "the client's rooms to go", || {
+        primus.rooms().is_empty()
+    })
+    .await;
+}
