@@ -1,48 +1,149 @@
 #!/usr/bin/env bash
 # Runs the official SockJS protocol test suite (sockjs/sockjs-protocol,
-# `sockjs-protocol.py`, 68 tests) against our bare SockJS layer, the `sockjs-e2e` binary.
+# `sockjs-protocol.py`, 68 unittest tests) against our bare SockJS layer, the `sockjs-e2e`
+# binary (e2e/src/bin/sockjs-e2e.rs).
 #
-#   SOCKJS_PROTOCOL_SUITE=/path/to/sockjs-protocol \
-#   SOCKJS_E2E_BIN=target/debug/sockjs-e2e  bash tests/interop/sockjs-protocol.sh
+#   bash tests/interop/sockjs-protocol.sh [unittest args, e.g. Protocol.test_simpleSession]
 #
-# The suite is not vendored here; point SOCKJS_PROTOCOL_SUITE at a checkout. It needs
-# Python 2.7 with unittest2, websocket-client (< 0.60) and ws4py 0.5.1, installed with
-# pip when missing. Without a Python 2.7 this script says so and exits 0 (skipped).
+# The suite is not vendored and is not run in CI: fetch it by hand, as the message below
+# says when it is missing. Default place: tests/interop/.cache/sockjs-protocol (gitignored);
+# or set SOCKJS_PROTOCOL_SUITE to the checkout.
+#
+# Environment:
+#   SOCKJS_PROTOCOL_SUITE  the checkout (default tests/interop/.cache/sockjs-protocol)
+#   SOCKJS_PROTOCOL_FILE   the test file in it (default sockjs-protocol.py; tag v0.3.3 has
+#                          sockjs-protocol-0.3.3.py)
+#   SOCKJS_E2E_BIN         a prebuilt sockjs-e2e (default: cargo builds target/debug/sockjs-e2e)
+#   SOCKJS_PYTHON          the Python 2.7 interpreter (default: python2.7 on PATH, else the
+#                          newest 2.7 that pyenv knows)
+#
+# The suite is Python 2 code (urlparse, Queue, print statements). This script makes a
+# Python 2.7 virtualenv in tests/interop/.cache/sockjs-venv with the pinned packages below
+# (the suite's requirements.txt names them unpinned) and reuses it afterwards. Ends with
+# `N passed, M failed`; exits 1 when a test fails, 2 when a prerequisite is missing or the
+# run breaks.
 set -euo pipefail
+export PIP_NO_PYTHON_VERSION_WARNING=1
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-suite="${SOCKJS_PROTOCOL_SUITE:?set SOCKJS_PROTOCOL_SUITE to a sockjs-protocol checkout}"
-bin="${SOCKJS_E2E_BIN:-$root/target/debug/sockjs-e2e}"
-[[ -x "$bin" ]] || { echo "build it first: cargo build -p primus-e2e --bin sockjs-e2e" >&2; exit 2; }
+tested_commit="fdf5b7d719de6bd74ea4aedd264f01814b4f226d"
+suite="${SOCKJS_PROTOCOL_SUITE:-$here/.cache/sockjs-protocol}"
+file="${SOCKJS_PROTOCOL_FILE:-sockjs-protocol.py}"
+venv="$here/.cache/sockjs-venv"
+boot="$here/.cache/virtualenv-bootstrap"
+# The last releases of the suite's requirements (and theirs) that run on Python 2.7.
+pins=(unittest2==1.1.0 argparse==1.4.0 six==1.16.0 traceback2==1.4.0 linecache2==1.0.0
+  websocket-client==0.59.0 ws4py==0.5.1)
 
-# Python 2.7: on PATH, or a pyenv version.
-py=""
-if command -v python2.7 >/dev/null 2>&1 && python2.7 -c 'import sys; assert sys.version_info[:2] == (2, 7)' 2>/dev/null; then
-  py="python2.7"
+missing() {
+  echo "sockjs-protocol: MISSING PREREQUISITE: $1" >&2
+  shift
+  for line in "$@"; do echo "  $line" >&2; done
+  exit 2
+}
+
+if [[ ! -f "$suite/$file" || ! -f "$suite/utils.py" ]]; then
+  missing "the SockJS protocol test suite (looked for $suite/$file)" \
+    "Fetch the repository sockjs/sockjs-protocol from GitHub (checked at commit" \
+    "$tested_commit), e.g.:" \
+    "  git clone https://github.com/sockjs/sockjs-protocol $here/.cache/sockjs-protocol" \
+    "  git -C $here/.cache/sockjs-protocol checkout $tested_commit" \
+    "or put the checkout anywhere and set SOCKJS_PROTOCOL_SUITE=/path/to/sockjs-protocol." \
+    "Do not commit it: .cache/ is gitignored."
+fi
+
+# Python 2.7: the first candidate that really is 2.7 (a pyenv shim named python2.7 can be
+# on PATH and still fail when no 2.7 is selected).
+is27() { "$@" -c 'import sys; assert sys.version_info[:2] == (2, 7)' >/dev/null 2>&1; }
+py=()
+if [[ -n "${SOCKJS_PYTHON:-}" ]]; then
+  py=("$SOCKJS_PYTHON")
+elif command -v python2.7 >/dev/null 2>&1 && is27 python2.7; then
+  py=(python2.7)
 elif command -v pyenv >/dev/null 2>&1; then
-  v="$(pyenv versions --bare 2>/dev/null | grep -E '^2\.7' | tail -n 1 || true)"
-  if [[ -n "$v" ]]; then export PYENV_VERSION="$v"; py="python"; fi
+  v="$(pyenv versions --bare 2>/dev/null | grep -E '^2\.7(\.[0-9]+)?$' | sort -t. -k3 -n | tail -n 1 || true)"
+  if [[ -n "$v" ]]; then py=(env "PYENV_VERSION=$v" python); fi
 fi
-if [[ -z "$py" ]]; then
-  echo "sockjs-protocol: SKIPPED, no Python 2.7 on this machine (the suite needs it)"
-  exit 0
+if [[ ${#py[@]} -eq 0 ]] || ! is27 "${py[@]}"; then
+  missing "CPython 2.7 (the suite is Python 2 code)" \
+    "Install one of:" \
+    "  pyenv:   pyenv install 2.7.18          (the script finds pyenv's 2.7.x by itself)" \
+    "  Debian:  apt-get install python2.7     (where the release still ships it)" \
+    "or point SOCKJS_PYTHON at a python2.7 binary; it needs pip (python2.7 -m ensurepip)." \
+    "PyPI packages (installed by this script into $venv): ${pins[*]}"
 fi
-if ! "$py" -c 'import unittest2, websocket, ws4py' 2>/dev/null; then
-  "$py" -m pip install --quiet --disable-pip-version-check \
-    unittest2 'websocket-client<0.60' 'ws4py==0.5.1'
+"${py[@]}" -m pip --version >/dev/null 2>&1 ||
+  missing "pip for Python 2.7" "Run: ${py[*]} -m ensurepip"
+
+want="$(printf '%s\n' "${pins[@]}" | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$venv/bin/python" || "$(cat "$venv/.pins.sha256" 2>/dev/null || true)" != "$want" ]]; then
+  echo "sockjs-protocol: building $venv (Python 2.7: ${pins[*]})"
+  rm -rf "$venv"
+  # Python 2.7 has no `venv` module: virtualenv 20.15.1, the last release that runs on 2.7,
+  # from a private directory.
+  if [[ ! -f "$boot/virtualenv/__init__.py" ]]; then
+    rm -rf "$boot"
+    timeout 300 "${py[@]}" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+      --target "$boot" 'virtualenv==20.15.1' ||
+      missing "virtualenv 20.15.1 from PyPI" "pip could not install it into $boot"
+  fi
+  VIRTUALENV_OVERRIDE_APP_DATA="$boot/app-data" PYTHONPATH="$boot" \
+    timeout 300 "${py[@]}" -m virtualenv --quiet --no-download --no-periodic-update "$venv"
+  timeout 600 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+    --no-deps "${pins[@]}" || missing "the pinned packages" "pip failed: ${pins[*]}"
+  "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null ||
+    missing "a consistent dependency set" "'$venv/bin/python -m pip check' fails"
+  echo "$want" > "$venv/.pins.sha256"
 fi
+
+if [[ -n "${SOCKJS_E2E_BIN:-}" ]]; then
+  bin="$SOCKJS_E2E_BIN"
+else
+  echo "sockjs-protocol: cargo build -p primus-e2e --bin sockjs-e2e"
+  (cd "$root" && timeout 1800 cargo build --quiet -p primus-e2e --bin sockjs-e2e)
+  bin="${CARGO_TARGET_DIR:-$root/target}/debug/sockjs-e2e"
+fi
+[[ -x "$bin" ]] || missing "$bin" "Build it: cargo build -p primus-e2e --bin sockjs-e2e"
 
 work="$(mktemp -d)"
 server=""
-cleanup() { [[ -n "$server" ]] && kill "$server" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  if [[ -n "$server" ]]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 "$bin" --port 0 > "$work/server.log" 2>&1 &
 server=$!
-for _ in $(seq 1 50); do
-  grep -q '^listening ' "$work/server.log" 2>/dev/null && break
+port=""
+for _ in $(seq 1 100); do
+  port="$(sed -n 's/^listening \([0-9][0-9]*\)$/\1/p' "$work/server.log" 2>/dev/null)"
+  [[ -n "$port" ]] && break
+  kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
-port="$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$work/server.log")"
-[[ -n "$port" ]] || { cat "$work/server.log" >&2; exit 1; }
-cd "$suite" && SOCKJS_URL="http://127.0.0.1:$port" timeout 300 "$py" sockjs-protocol.py
+[[ -n "$port" ]] || { cat "$work/server.log" >&2; echo "sockjs-protocol: sockjs-e2e did not start" >&2; exit 2; }
+
+echo "sockjs-protocol: $file against sockjs-e2e on 127.0.0.1:$port"
+rc=0
+(cd "$suite" && SOCKJS_URL="http://127.0.0.1:$port" PYTHONDONTWRITEBYTECODE=1 \
+  timeout 600 "$venv/bin/python" "$file" -v "$@") 2>&1 | tee "$work/unittest.log" || rc=$?
+
+# unittest's closing lines: "Ran N tests in …" then "OK", "OK (skipped=K)" or
+# "FAILED (failures=F, errors=E, skipped=K)".
+ran="$(sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$work/unittest.log" | tail -n 1)"
+if [[ -z "$ran" ]]; then
+  echo "sockjs-protocol: unittest printed no summary (exit $rc; 124 is the 600 s time limit)" >&2
+  exit 2
+fi
+verdict="$(grep -E '^(OK|FAILED)( \(.*\))?$' "$work/unittest.log" | tail -n 1 || true)"
+count() { sed -n "s/.*[(, ]$1=\([0-9][0-9]*\).*/\1/p" <<<"$verdict"; }
+failures="$(count failures)" errors="$(count errors)" skipped="$(count skipped)"
+expected="$(count 'expected failures')" unexpected="$(count 'unexpected successes')"
+failed=$((${failures:-0} + ${errors:-0} + ${unexpected:-0}))
+skipped=$((${skipped:-0} + ${expected:-0}))
+echo "$((ran - failed - skipped)) passed, $failed failed, $skipped skipped"
+[[ "$failed" -eq 0 && "$rc" -eq 0 ]] || exit 1
