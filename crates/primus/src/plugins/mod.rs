@@ -3,5 +3,6 @@
 //! the plugin is added). Each is written on the public extension points
 //! ([`Plugin`](crate::plugin::Plugin), transforms, spark state).
 
+mod common;
 pub mod emitter;
 pub mod rooms;

@@ -1,11 +1,12 @@
 //! Rust client half: events on a [`Client`], against our server or a Node Primus server
 //! with npm `primus-emitter`.
 
-use super::{await_ack, packet, Core, EmitterError, EmitterOptions, Event, Peer, Shared};
+use super::super::common::Peer;
+use super::{packet, EmitterError, EmitterOptions, Event, Shared};
 use crate::client::{Client, ClientWriter};
 use primus_core::Value;
 use serde::Serialize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The event API of one client.
 ///
@@ -43,7 +44,7 @@ impl ClientEmitter {
     /// Attach an emitter with these limits.
     pub fn attach_with(client: &Client, options: EmitterOptions) -> ClientEmitter {
         let emitter = ClientEmitter {
-            shared: Arc::new(Shared(Mutex::new(Core::new(options)))),
+            shared: Arc::new(Shared::new(options)),
             writer: client.writer(),
         };
         let this = emitter.clone();
@@ -82,7 +83,9 @@ impl ClientEmitter {
         super::check_name(name)?;
         let args = packet::args_of(args)?;
         let event = packet::event(name, &args, None);
-        Peer::Client(self.writer.clone()).write(&event)
+        Peer::Client(self.writer.clone())
+            .write(&event)
+            .map_err(EmitterError::Write)
     }
 
     /// Send the event and wait for the server's acknowledgement (its arguments).
@@ -92,12 +95,8 @@ impl ClientEmitter {
         args: &T,
     ) -> Result<Vec<Value>, EmitterError> {
         let args = packet::args_of(args)?;
-        let waiter = self.shared.register_ack(name)?;
-        let event = packet::event(name, &args, Some(waiter.id));
-        if let Err(e) = Peer::Client(self.writer.clone()).write(&event) {
-            self.shared.forget(waiter.id);
-            return Err(e);
-        }
-        await_ack(&self.shared, waiter).await
+        self.shared
+            .emit_with_ack(Peer::Client(self.writer.clone()), name, args)
+            .await
     }
 }

@@ -46,7 +46,7 @@ pub use client::ClientEmitter;
 pub use packet::{PacketError, MAX_ARGS, MAX_NAME};
 pub use server::{Emitter, EmitterOptions, PrimusEmitterExt, SparkEmitterExt};
 
-use crate::Spark;
+use super::common::{Peer, Replies, Unanswered};
 use primus_core::{from_value, Value, ValueError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -54,7 +54,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 /// What went wrong with an event.
 #[derive(Debug, thiserror::Error)]
@@ -146,28 +145,10 @@ impl Ack {
         if self.sent.swap(true, Ordering::AcqRel) {
             return Ok(false);
         }
-        self.to.write(&packet::ack(self.id, &args))?;
+        self.to
+            .write(&packet::ack(self.id, &args))
+            .map_err(EmitterError::Write)?;
         Ok(true)
-    }
-}
-
-/// Where acknowledgements go back to.
-#[derive(Clone)]
-enum Peer {
-    Spark(Spark),
-    Client(crate::client::ClientWriter),
-}
-
-impl Peer {
-    fn write<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitterError> {
-        match self {
-            Peer::Spark(s) => s
-                .write(data)
-                .map_err(|e| EmitterError::Write(e.to_string())),
-            Peer::Client(c) => c
-                .write(data)
-                .map_err(|e| EmitterError::Write(e.to_string())),
-        }
     }
 }
 
@@ -178,29 +159,29 @@ type Handler<C> = Arc<dyn Fn(&C, Event) + Send + Sync>;
 struct Core<C> {
     handlers: HashMap<String, Vec<Handler<C>>>,
     next_id: u64,
-    pending: HashMap<u64, oneshot::Sender<Vec<Value>>>,
     options: EmitterOptions,
-    closed: bool,
 }
 
-impl<C> Core<C> {
-    fn new(options: EmitterOptions) -> Self {
-        Core {
-            handlers: HashMap::new(),
-            next_id: 1,
-            pending: HashMap::new(),
-            options,
-            closed: false,
-        }
-    }
+/// The state with the operations both halves share.
+struct Shared<C> {
+    core: Mutex<Core<C>>,
+    acks: Replies<u64, Vec<Value>>,
 }
-
-/// The state behind a lock, with the operations both halves share.
-struct Shared<C>(Mutex<Core<C>>);
 
 impl<C> Shared<C> {
+    fn new(options: EmitterOptions) -> Self {
+        Shared {
+            acks: Replies::new(options.max_pending_acks),
+            core: Mutex::new(Core {
+                handlers: HashMap::new(),
+                next_id: 1,
+                options,
+            }),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Core<C>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn on(&self, name: &str, reserved: bool, handler: Handler<C>) -> Result<(), EmitterError> {
@@ -215,32 +196,29 @@ impl<C> Shared<C> {
         Ok(())
     }
 
-    /// Register an acknowledgement to await for an event about to be sent as `name`.
-    fn register_ack(&self, name: &str) -> Result<Waiter, EmitterError> {
+    /// Send an event with an acknowledgement through `peer` and wait for the answer.
+    async fn emit_with_ack(
+        &self,
+        peer: Peer,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Result<Vec<Value>, EmitterError> {
         check_name(name)?;
-        let mut core = self.lock();
-        if core.closed {
-            return Err(EmitterError::Closed);
+        let (id, timeout) = {
+            let mut core = self.lock();
+            let id = core.next_id;
+            core.next_id += 1;
+            (id, core.options.ack_timeout)
+        };
+        let waiter = self.acks.register(id).map_err(EmitterError::from)?;
+        if let Err(e) = peer.write(&packet::event(name, &args, Some(id))) {
+            self.acks.forget(&id);
+            return Err(EmitterError::Write(e));
         }
-        let limit = core.options.max_pending_acks;
-        // Forget waiters that gave up (their future was dropped).
-        core.pending.retain(|_, tx| !tx.is_closed());
-        if core.pending.len() >= limit {
-            return Err(EmitterError::TooManyPending { limit });
-        }
-        let id = core.next_id;
-        core.next_id += 1;
-        let (tx, rx) = oneshot::channel();
-        core.pending.insert(id, tx);
-        Ok(Waiter {
-            id,
-            rx,
-            timeout: core.options.ack_timeout,
-        })
-    }
-
-    fn forget(&self, id: u64) {
-        self.lock().pending.remove(&id);
+        self.acks
+            .wait(waiter, timeout)
+            .await
+            .map_err(EmitterError::from)
     }
 
     /// A packet from the peer: run the handlers or resolve the acknowledgement.
@@ -252,16 +230,10 @@ impl<C> Shared<C> {
         peer: impl FnOnce() -> Peer,
     ) -> Result<(), EmitterError> {
         match packet {
-            packet::Packet::Ack { id, args } => {
-                let tx = self.lock().pending.remove(&id);
-                match tx {
-                    Some(tx) => {
-                        let _ = tx.send(args);
-                        Ok(())
-                    }
-                    None => Err(EmitterError::UnknownAck(id)),
-                }
-            }
+            packet::Packet::Ack { id, args } => match self.acks.resolve(&id, args) {
+                true => Ok(()),
+                false => Err(EmitterError::UnknownAck(id)),
+            },
             packet::Packet::Event { name, args, id } => {
                 if reserved(&name) {
                     return Err(EmitterError::Reserved(name));
@@ -287,27 +259,16 @@ impl<C> Shared<C> {
 
     /// The connection ended: awaited acknowledgements fail with `Closed`.
     fn close(&self) {
-        let mut core = self.lock();
-        core.closed = true;
-        core.pending.clear();
+        self.acks.close();
     }
 }
 
-/// An acknowledgement awaited: its id, where it will arrive, how long to wait.
-struct Waiter {
-    id: u64,
-    rx: oneshot::Receiver<Vec<Value>>,
-    timeout: Duration,
-}
-
-/// Await an acknowledgement registered by [`Shared::register_ack`].
-async fn await_ack<C>(shared: &Shared<C>, waiter: Waiter) -> Result<Vec<Value>, EmitterError> {
-    match tokio::time::timeout(waiter.timeout, waiter.rx).await {
-        Ok(Ok(args)) => Ok(args),
-        Ok(Err(_)) => Err(EmitterError::Closed),
-        Err(_) => {
-            shared.forget(waiter.id);
-            Err(EmitterError::AckTimeout(waiter.timeout))
+impl From<Unanswered> for EmitterError {
+    fn from(u: Unanswered) -> Self {
+        match u {
+            Unanswered::TooMany { limit } => EmitterError::TooManyPending { limit },
+            Unanswered::Closed => EmitterError::Closed,
+            Unanswered::Timeout(d) => EmitterError::AckTimeout(d),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Server half: the [`Emitter`] plugin and the event API of every [`Spark`].
 
-use super::{await_ack, packet, EmitterError, Event, Peer, Shared};
+use super::super::common::Peer;
+use super::{packet, EmitterError, Event, Shared};
 use crate::plugin::Plugin;
 use crate::server::Transformed;
 use crate::{BoxError, Primus, Spark};
@@ -62,9 +63,7 @@ struct SparkEmitter(Arc<Shared<Spark>>);
 
 impl Default for SparkEmitter {
     fn default() -> Self {
-        SparkEmitter(Arc::new(Shared(std::sync::Mutex::new(super::Core::new(
-            EmitterOptions::default(),
-        )))))
+        SparkEmitter(Arc::new(Shared::new(EmitterOptions::default())))
     }
 }
 
@@ -76,7 +75,13 @@ impl Plugin for Emitter {
     fn server(&self, primus: &Primus) -> Result<(), BoxError> {
         let options = self.options.clone();
         primus.on_connection(move |spark| {
-            state(&spark).lock().options = options.clone();
+            let shared = Arc::new(Shared::new(options.clone()));
+            // Keep handlers registered by connection listeners that ran before this one.
+            spark.with_state(|s: &mut SparkEmitter| {
+                let old = std::mem::replace(&mut s.0, shared.clone());
+                let handlers = std::mem::take(&mut old.lock().handlers);
+                shared.lock().handlers = handlers;
+            });
             spark.on_end(|spark| state(spark).close());
         });
         primus.transform_incoming(|spark, value| match packet::parse(value) {
@@ -129,7 +134,9 @@ impl SparkEmitterExt for Spark {
         super::check_name(name)?;
         let args = packet::args_of(args)?;
         let event = packet::event(name, &args, None);
-        Peer::Spark(self.clone()).write(&event)
+        Peer::Spark(self.clone())
+            .write(&event)
+            .map_err(EmitterError::Write)
     }
 
     fn emit_with_ack<T: Serialize + ?Sized>(
@@ -137,21 +144,11 @@ impl SparkEmitterExt for Spark {
         name: &str,
         args: &T,
     ) -> impl Future<Output = Result<Vec<Value>, EmitterError>> + Send {
-        let sent = (|| {
-            let args = packet::args_of(args)?;
-            let shared = state(self);
-            let waiter = shared.register_ack(name)?;
-            let event = packet::event(name, &args, Some(waiter.id));
-            if let Err(e) = Peer::Spark(self.clone()).write(&event) {
-                shared.forget(waiter.id);
-                return Err(e);
-            }
-            Ok((shared, waiter))
-        })();
-        async move {
-            let (shared, waiter) = sent?;
-            await_ack(&shared, waiter).await
-        }
+        let args = packet::args_of(args);
+        let shared = state(self);
+        let peer = Peer::Spark(self.clone());
+        let name = name.to_string();
+        async move { shared.emit_with_ack(peer, &name, args?).await }
     }
 }
 
