@@ -15,6 +15,7 @@
 #   AUTOBAHN_CASES    comma-separated case patterns to run (default "*"), e.g. "1.*,5.*"
 #   AUTOBAHN_PROFILE  cargo profile for raw-echo: "dev" (default, shares the usual build) or "release"
 #   AUTOBAHN_TIMEOUT  seconds the whole fuzzing run may take (default 1500)
+#   AUTOBAHN_SERVER_BIN  a prebuilt raw-echo to test instead of building one
 #
 # Cases 12.* and 13.* (permessage-deflate) are always excluded: the transformer does not
 # implement compression. Output: per-behavior counts, the failed case ids, and a closing
@@ -91,16 +92,20 @@ if [[ ! -x "$venv/bin/wstest" || "$(cat "$stamp" 2>/dev/null || true)" != "$want
 fi
 
 # --- the echo server ---------------------------------------------------------------------
-command -v cargo >/dev/null 2>&1 || missing "cargo" "Install a Rust toolchain (rustup) to build raw-echo."
-if [[ "$profile" == "release" ]]; then
-  build=(--release) dir=release
+if [[ -n "${AUTOBAHN_SERVER_BIN:-}" ]]; then
+  bin="$AUTOBAHN_SERVER_BIN"
 else
-  build=() dir=debug
+  command -v cargo >/dev/null 2>&1 || missing "cargo" "Install a Rust toolchain (rustup) to build raw-echo."
+  if [[ "$profile" == "release" ]]; then
+    build=(--release) dir=release
+  else
+    build=() dir=debug
+  fi
+  echo "autobahn: cargo build -p primus-e2e --bin raw-echo ${build[*]}"
+  (cd "$root" && timeout 1800 cargo build --quiet -p primus-e2e --bin raw-echo "${build[@]}")
+  bin="${CARGO_TARGET_DIR:-$root/target}/$dir/raw-echo"
 fi
-echo "autobahn: cargo build -p primus-e2e --bin raw-echo ${build[*]}"
-(cd "$root" && timeout 1800 cargo build --quiet -p primus-e2e --bin raw-echo "${build[@]}")
-bin="${CARGO_TARGET_DIR:-$root/target}/$dir/raw-echo"
-[[ -x "$bin" ]] || missing "$bin" "cargo build did not produce it"
+[[ -x "$bin" ]] || missing "$bin" "Build it: cargo build -p primus-e2e --bin raw-echo"
 
 mkdir -p "$reports"
 rm -rf "$reports/servers"
