@@ -7,6 +7,7 @@
 use primus::http::StatusCode;
 use primus::middleware::AuthError;
 use primus::plugins::emitter::{Emitter, Event, PrimusEmitterExt, SparkEmitterExt};
+use primus::plugins::responder::{Responder, SparkResponderExt};
 use primus::{Options, Primus, Server, Spark, Value};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -23,6 +24,8 @@ struct Extras {
     auth: bool,
     /// `--plugins emitter`: the emitter contract (see tests/interop/reference-server.mjs).
     emitter: bool,
+    /// `--plugins responder`: the responder contract.
+    responder: bool,
 }
 
 fn options() -> (Options, Extras) {
@@ -30,6 +33,7 @@ fn options() -> (Options, Extras) {
     let mut port = 0u16;
     let mut auth = false;
     let mut emitter = false;
+    let mut responder = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
@@ -61,6 +65,7 @@ fn options() -> (Options, Extras) {
                 for name in value.split(',').filter(|n| !n.is_empty()) {
                     match name {
                         "emitter" => emitter = true,
+                        "responder" => responder = true,
                         other => usage(&format!("unknown plugin {other}")),
                     }
                 }
@@ -74,8 +79,26 @@ fn options() -> (Options, Extras) {
             port,
             auth,
             emitter,
+            responder,
         },
     )
+}
+
+/// The responder contract: a request is answered with `{"echo": data}`; the request
+/// `"reverse"` makes the server ask the client `"q?"` first and answer
+/// `{"client said": response}`.
+fn responder_contract(spark: &Spark) {
+    spark.on_request(|spark, request| {
+        if request.data() == Some(&Value::from("reverse")) {
+            let spark = spark.clone();
+            tokio::spawn(async move {
+                let said = spark.request(&"q?").await.ok().flatten();
+                let _ = request.reply(&json!({ "client said": said }));
+            });
+        } else {
+            let _ = request.reply(&json!({ "echo": request.data() }));
+        }
+    });
 }
 
 /// The emitter contract: `echo` is sent back, `ask` is acknowledged with `answer` and
@@ -203,10 +226,18 @@ async fn main() {
             .plugin("emitter", Emitter::default())
             .unwrap_or_else(|e| usage(&e.to_string()));
     }
-    let emitter = extras.emitter;
+    if extras.responder {
+        primus
+            .plugin("responder", Responder::default())
+            .unwrap_or_else(|e| usage(&e.to_string()));
+    }
+    let (emitter, responder) = (extras.emitter, extras.responder);
     primus.on_connection(move |spark| {
         if emitter {
             emitter_contract(&spark);
+        }
+        if responder {
+            responder_contract(&spark);
         }
         spark.on_data(|spark, msg| control(&spark.primus(), spark, msg.value()));
     });

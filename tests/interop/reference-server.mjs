@@ -29,6 +29,10 @@
  *                           ('q?') with an ack and sends `quiz-result` with the client's
  *                           ack arguments; `shout` → `all` to every spark (primus.send).
  *                           Emitter packets never reach the control protocol below.
+ *                           `responder` adds npm primus-responder (ours: the responder
+ *                           plugin): a request is answered with {echo: data}; the request
+ *                           'reverse' makes the server request 'q?' from the client and
+ *                           answer {'client said': <its response>}.
  *   Unknown flags or bad values: print a message on stderr and exit with status 2.
  *
  * Start-up: listen on 127.0.0.1 only (with SO_REUSEADDR, so a restarted server can
@@ -107,8 +111,8 @@ function parseArgs(argv) {
       case '--origins': opts.origins = value; break;
       case '--plugins':
         for (const name of value.split(',').filter(Boolean)) {
-          if (name !== 'emitter') usage(`unknown plugin ${name}`);
-          opts.emitter = true;
+          if (name !== 'emitter' && name !== 'responder') usage(`unknown plugin ${name}`);
+          opts[name] = true;
         }
         break;
       default: usage(`unknown flag ${flag}`);
@@ -136,6 +140,7 @@ const primus = new Primus(server, {
 });
 
 if (opts.emitter) primus.plugin('emitter', require('primus-emitter'));
+if (opts.responder) primus.plugin('responder', require('primus-responder'));
 
 /** Whether `data` is a primus-emitter packet (the npm plugin also passes them to `data`). */
 function isEmitterPacket(data) {
@@ -180,6 +185,13 @@ primus.on('connection', (spark) => {
       spark.send('question', 'q?', (...reply) => spark.send('quiz-result', ...reply));
     });
     spark.on('shout', (...args) => primus.send('all', ...args));
+  }
+
+  if (opts.responder) {
+    spark.on('request', (data, done) => {
+      if (data === 'reverse') spark.writeAndWait('q?', (said) => done({ 'client said': said }));
+      else done({ echo: data });
+    });
   }
 
   spark.on('data', (data) => {

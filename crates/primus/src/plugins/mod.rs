@@ -6,3 +6,4 @@
 mod common;
 pub mod emitter;
 pub mod rooms;
+pub mod responder;
