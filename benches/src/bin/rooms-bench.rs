@@ -294,11 +294,19 @@ async fn server(cli: Cli) -> Result<(), String> {
         last_arrival: vec![None; total_messages(&cli)],
     };
 
+    let mut select_times = Vec::new();
     let mut write_times = Vec::new();
     let mut last_times = Vec::new();
     let rounds_start = Instant::now();
     for i in 0..cli.rounds {
         let msg = payload(i, cli.size);
+        // The selection alone (what `write` does first), to split the write() time.
+        let t0 = Instant::now();
+        let selected = primus.room("bench").members().len();
+        select_times.push(t0.elapsed());
+        if selected != cli.members {
+            return Err(format!("{selected} members selected"));
+        }
         let t0 = Instant::now();
         let sent = primus
             .room("bench")
@@ -347,6 +355,10 @@ async fn server(cli: Cli) -> Result<(), String> {
         stats(write_times)
     );
     println!(
+        "    of which selecting the members (ids):     {}",
+        stats(select_times)
+    );
+    println!(
         "  until the last member has it:               {}",
         stats(last_times)
     );
@@ -366,6 +378,26 @@ async fn server(cli: Cli) -> Result<(), String> {
             stats(burst_times)
         );
     }
+
+    // Baseline: the server's own broadcast to every connection (clients ignore it), to
+    // compare the per-spark cost of the write call.
+    let mut all_times = Vec::new();
+    for _ in 0..cli.rounds.min(10) {
+        let t0 = Instant::now();
+        let sent = primus
+            .write(&format!("all:{}", "x".repeat(cli.size.saturating_sub(6))))
+            .map_err(|e| e.to_string())?;
+        all_times.push(t0.elapsed());
+        if sent != cli.connections {
+            return Err(format!("Primus::write queued for {sent} sparks"));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    println!(
+        "  baseline Primus::write to all {} connections, call time: {}",
+        cli.connections,
+        stats(all_times)
+    );
     println!("  server RSS after: {} MiB", rss_kib().unwrap_or(0) / 1024);
 
     // Closing their stdin tells the clients to exit.
@@ -455,6 +487,9 @@ async fn connection(
         let Message::Text(text) = msg else {
             continue;
         };
+        if text.as_str().starts_with("\"all:") {
+            continue; // the baseline broadcast
+        }
         if text.as_str() == "\"joined\"" {
             if let Some(r) = ready.take() {
                 let _ = r.send(true).await;

@@ -211,8 +211,14 @@ impl RoomsAdapter for MemoryAdapter {
     }
 
     fn members_of_any(&self, rooms: &[String], except: &[String]) -> Vec<String> {
+        // A long except list is looked up in a set, a short one scanned.
+        let except_set: Option<HashSet<&str>> =
+            (except.len() > 16).then(|| except.iter().map(String::as_str).collect());
+        let skip = |id: &str| match &except_set {
+            Some(set) => set.contains(id),
+            None => except.iter().any(|e| e == id),
+        };
         let state = self.read();
-        let skip = |id: &str| except.iter().any(|e| e == id);
         match rooms {
             [] => Vec::new(),
             [room] => state
