@@ -58,8 +58,8 @@ fi
 if [[ ${#py[@]} -eq 0 ]] || ! is27 "${py[@]}"; then
   missing "CPython 2.7 (autobahntestsuite 0.8.2 runs on Python 2.7 only)" \
     "Install one of:" \
-    "  pyenv:   pyenv install 2.7.18          (the script finds pyenv's 2.7.x by itself)" \
-    "  Debian:  apt-get install python2.7 python2.7-dev   (where the release still ships it)" \
+    "  pyenv:   pyenv install 2.7.18   (found by this script; its ssl module must build, pip needs HTTPS)" \
+    "  Debian 11 and older:  apt-get install python2.7 python2.7-dev   (Debian 12 and later ship no Python 2)" \
     "or point AUTOBAHN_PYTHON at a python2.7 binary. It needs pip (python2.7 -m ensurepip)," \
     "a C compiler (gcc) and the Python 2.7 headers (Python.h)."
 fi

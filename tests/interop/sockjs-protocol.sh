@@ -67,8 +67,8 @@ fi
 if [[ ${#py[@]} -eq 0 ]] || ! is27 "${py[@]}"; then
   missing "CPython 2.7 (the suite is Python 2 code)" \
     "Install one of:" \
-    "  pyenv:   pyenv install 2.7.18          (the script finds pyenv's 2.7.x by itself)" \
-    "  Debian:  apt-get install python2.7     (where the release still ships it)" \
+    "  pyenv:   pyenv install 2.7.18   (found by this script; its ssl module must build, pip needs HTTPS)" \
+    "  Debian 11 and older:  apt-get install python2.7   (Debian 12 and later ship no Python 2)" \
     "or point SOCKJS_PYTHON at a python2.7 binary; it needs pip (python2.7 -m ensurepip)." \
     "PyPI packages (installed by this script into $venv): ${pins[*]}"
 fi
