@@ -5,5 +5,6 @@
 
 mod common;
 pub mod emitter;
+pub mod multiplex;
 pub mod rooms;
 pub mod responder;
