@@ -8,3 +8,4 @@ pub mod emitter;
 pub mod multiplex;
 pub mod rooms;
 pub mod responder;
+pub mod validation;

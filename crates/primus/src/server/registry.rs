@@ -5,7 +5,7 @@ use crate::error::SparkError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// An append-only list of callbacks. Calling takes a snapshot (one reference-count bump,
+/// A grow-only list of callbacks. Calling takes a snapshot (one reference-count bump,
 /// no allocation), so a handler may register more handlers without deadlocking.
 pub(crate) struct HandlerList<F: ?Sized>(Mutex<Arc<[Arc<F>]>>);
 
@@ -20,6 +20,13 @@ impl<F: ?Sized> HandlerList<F> {
         let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let mut v: Vec<Arc<F>> = guard.iter().cloned().collect();
         v.push(f);
+        *guard = Arc::from(v);
+    }
+
+    /// Add `f` before every callback registered so far.
+    pub(crate) fn push_front(&self, f: Arc<F>) {
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let v: Vec<Arc<F>> = std::iter::once(f).chain(guard.iter().cloned()).collect();
         *guard = Arc::from(v);
     }
 

@@ -71,10 +71,19 @@ pub(crate) enum Outcome {
 
 impl Chain {
     fn push(&self, t: Transform) {
+        self.add(t, false);
+    }
+
+    /// Add `t` at the end, or with `first` before every transform added so far.
+    fn add(&self, t: Transform, first: bool) {
         if matches!(t, Transform::Async(_)) {
             self.any_async.store(true, Ordering::Release);
         }
-        self.list.push(Arc::new(t));
+        if first {
+            self.list.push_front(Arc::new(t));
+        } else {
+            self.list.push(Arc::new(t));
+        }
         self.any.store(true, Ordering::Release);
     }
 
@@ -142,6 +151,20 @@ impl crate::Primus {
             .transforms
             .incoming
             .push(Transform::Sync(Arc::new(f)));
+    }
+
+    /// Add a sync transform for messages arriving from clients that runs before every
+    /// incoming transform added so far: for plugins that must see messages before other
+    /// plugins consume them (validation before the emitter, say), whatever the order the
+    /// plugins were added in.
+    pub fn transform_incoming_first(
+        &self,
+        f: impl Fn(&Spark, &mut Value) -> Result<Transformed, BoxError> + Send + Sync + 'static,
+    ) {
+        self.inner
+            .transforms
+            .incoming
+            .add(Transform::Sync(Arc::new(f)), true);
     }
 
     /// Add a sync transform for messages written to clients.

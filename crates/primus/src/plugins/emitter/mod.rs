@@ -39,7 +39,7 @@
 //! crash a Node server with the npm plugin).
 
 mod client;
-mod packet;
+pub(crate) mod packet;
 mod server;
 
 pub use client::ClientEmitter;
