@@ -533,3 +533,65 @@ async fn the_official_npm_client_joins_and_receives_room_broadcasts() {
     })
     .await;
 }
+
+/// Joins racing with disconnects leave nothing behind: once every client is gone, no
+/// room is left (a join that lands after the spark's end-time cleanup undoes itself).
+#[tokio::test]
+async fn joins_racing_disconnects_leave_no_rooms_behind() {
+    let (server, ws, sparks) = setup(Rooms::new(), 20).await;
+    let primus = server.primus.clone();
+    let mut joiners = Vec::new();
+    for spark in sparks.clone() {
+        joiners.push(tokio::spawn(async move {
+            for i in 0..200 {
+                match spark.join(format!("r{} shared", i % 50)) {
+                    Ok(()) | Err(RoomsError::SparkClosed) => {}
+                    Err(e) => panic!("unexpected {e}"),
+                }
+                if i % 20 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }));
+    }
+    // Drop the clients while the joins run.
+    drop(ws);
+    for j in joiners {
+        within("a joiner", j).await.unwrap();
+    }
+    wait_until(WAIT, "every spark to end", || primus.connected() == 0).await;
+    assert!(primus.rooms().is_empty(), "left: {:?}", primus.rooms());
+    for s in &sparks {
+        assert!(s.rooms().is_empty());
+        assert_eq!(s.join("after"), Err(RoomsError::SparkClosed));
+    }
+}
+
+/// npm's `room(..).send(event, ..)` with primus-emitter is a room write of the emitter
+/// packet: the frame is byte for byte the one in the fixture (step 10).
+#[tokio::test]
+async fn an_emitter_packet_goes_out_as_in_the_fixture() {
+    let (server, mut ws, sparks) = setup(Rooms::new(), 2).await;
+    sparks[0].join("news").unwrap();
+    sparks[1].join("tech news").unwrap();
+    // Key order matters for byte compatibility: a struct keeps it.
+    #[derive(serde::Serialize)]
+    struct Packet {
+        r#type: u8,
+        data: (&'static str, &'static str, u32),
+    }
+    let packet = Packet {
+        r#type: 0,
+        data: ("news", "via send", 3),
+    };
+    assert_eq!(
+        server.primus.room(["news", "tech"]).write(&packet).unwrap(),
+        2
+    );
+    for w in &mut ws {
+        assert_eq!(
+            next_text(w).await,
+            r#"{"type":0,"data":["news","via send",3]}"#
+        );
+    }
+}
