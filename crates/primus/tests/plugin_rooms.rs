@@ -595,3 +595,35 @@ async fn an_emitter_packet_goes_out_as_in_the_fixture() {
         );
     }
 }
+
+/// Wildcard rooms (fixture step 11), opt-in here: B in `user:*` gets what is sent to
+/// `user:42`; without the option `user:*` is just a name.
+#[tokio::test]
+async fn wildcard_rooms_are_opt_in() {
+    let (server, mut ws, sparks) = setup(Rooms::new().wildcards(true), 2).await;
+    let (a, b) = (&sparks[0], &sparks[1]);
+    b.join(["tech", "user:*"]).unwrap();
+    a.join("user:42").unwrap();
+    assert_eq!(server.primus.room("user:42").write("wild").unwrap(), 2);
+    assert_eq!(next_text(&mut ws[0]).await, "\"wild\"");
+    assert_eq!(next_text(&mut ws[1]).await, "\"wild\"");
+    assert_eq!(server.primus.room("user:7").write("wild 7").unwrap(), 1);
+    assert_eq!(next_text(&mut ws[1]).await, "\"wild 7\"");
+    assert_nothing_before_marker(&mut ws[0], a).await;
+    // Each member once, even when it matches through several rooms.
+    assert_eq!(
+        server
+            .primus
+            .room("user:42 user:43 tech")
+            .write("once")
+            .unwrap(),
+        2
+    );
+    assert_eq!(next_text(&mut ws[1]).await, "\"once\"");
+    assert_nothing_before_marker(&mut ws[1], b).await;
+
+    let (server, _ws, sparks) = setup(Rooms::new(), 1).await;
+    sparks[0].join("user:*").unwrap();
+    assert_eq!(server.primus.room("user:42").write("tame").unwrap(), 0);
+    assert_eq!(server.primus.room("user:*").write("exact").unwrap(), 1);
+}

@@ -52,8 +52,11 @@ pub trait RoomsAdapter: Send + Sync + 'static {
     fn rooms(&self) -> Vec<String>;
 
     /// The broadcast selection: the ids that are in at least one of `rooms`, each once,
-    /// leaving out the ids in `except`.
-    fn members_of_any(&self, rooms: &[String], except: &[String]) -> Vec<String>;
+    /// leaving out the ids in `except`. With `wildcards`, a room whose name holds `*` is
+    /// also a pattern (`*`: any characters, the whole name must match), and a broadcast
+    /// to room `R` also reaches the members of every pattern room matching `R` (see
+    /// [`glob_match`]).
+    fn members_of_any(&self, rooms: &[String], except: &[String], wildcards: bool) -> Vec<String>;
 }
 
 /// The default adapter: two maps (room → members, spark → rooms) under one lock.
@@ -70,6 +73,8 @@ struct State {
     rooms: HashMap<Arc<str>, HashSet<Arc<str>>>,
     /// Spark id → (room → join sequence number, for join-order listings).
     sparks: HashMap<Arc<str>, HashMap<Arc<str>, u64>>,
+    /// The rooms whose name holds a `*` (the wildcard patterns).
+    patterns: HashSet<Arc<str>>,
     seq: u64,
 }
 
@@ -128,7 +133,13 @@ impl RoomsAdapter for MemoryAdapter {
         for room in new {
             let name: Arc<str> = match state.rooms.get_key_value(room.as_str()) {
                 Some((k, _)) => k.clone(),
-                None => Arc::from(room.as_str()),
+                None => {
+                    let name: Arc<str> = Arc::from(room.as_str());
+                    if name.contains('*') {
+                        state.patterns.insert(name.clone());
+                    }
+                    name
+                }
             };
             state
                 .rooms
@@ -162,6 +173,7 @@ impl RoomsAdapter for MemoryAdapter {
             members.remove(spark_id);
             if members.is_empty() {
                 state.rooms.remove(room);
+                state.patterns.remove(room);
             }
         }
         true
@@ -180,6 +192,7 @@ impl RoomsAdapter for MemoryAdapter {
                 members.remove(spark_id);
                 if members.is_empty() {
                     state.rooms.remove(room);
+                    state.patterns.remove(room);
                 }
             }
         }
@@ -210,7 +223,7 @@ impl RoomsAdapter for MemoryAdapter {
         all
     }
 
-    fn members_of_any(&self, rooms: &[String], except: &[String]) -> Vec<String> {
+    fn members_of_any(&self, rooms: &[String], except: &[String], wildcards: bool) -> Vec<String> {
         // A long except list is looked up in a set, a short one scanned.
         let except_set: Option<HashSet<&str>> =
             (except.len() > 16).then(|| except.iter().map(String::as_str).collect());
@@ -219,6 +232,23 @@ impl RoomsAdapter for MemoryAdapter {
             None => except.iter().any(|e| e == id),
         };
         let state = self.read();
+        if wildcards && !state.patterns.is_empty() {
+            // Each requested room, plus every pattern room that matches it.
+            let mut seen: HashSet<&Arc<str>> = HashSet::new();
+            for room in rooms {
+                let matching = state
+                    .patterns
+                    .iter()
+                    .filter(|p| p.as_ref() != room.as_str() && glob_match(p, room))
+                    .map(|p| p.as_ref());
+                for name in std::iter::once(room.as_str()).chain(matching) {
+                    if let Some(members) = state.rooms.get(name) {
+                        seen.extend(members.iter().filter(|id| !skip(id)));
+                    }
+                }
+            }
+            return seen.into_iter().map(|id| id.to_string()).collect();
+        }
         match rooms {
             [] => Vec::new(),
             [room] => state
@@ -244,6 +274,41 @@ impl RoomsAdapter for MemoryAdapter {
     }
 }
 
+/// Whether `text` matches `pattern`, where `*` stands for any characters (none
+/// included) and everything else for itself; the whole of `text` must match. Linear in
+/// practice, `O(pattern × text)` at worst (no regex, no backtracking blow-up).
+///
+/// ```
+/// use primus::plugins::rooms::glob_match;
+/// assert!(glob_match("user:*", "user:42"));
+/// assert!(glob_match("*:admin", "team:admin"));
+/// assert!(!glob_match("user:*", "users:42"));
+/// assert!(glob_match("a*b*c", "a-b-b-c"));
+/// ```
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    // Where the last `*` was, and the text position it is currently matched up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            // Let the last `*` take one more byte.
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,11 +328,11 @@ mod tests {
         let mut m = a.members("a");
         m.sort();
         assert_eq!(m, ["s1", "s2"]);
-        let mut any = a.members_of_any(&names(&["a", "b", "c"]), &[]);
+        let mut any = a.members_of_any(&names(&["a", "b", "c"]), &[], false);
         any.sort();
         assert_eq!(any, ["s1", "s2"], "each id once");
         assert_eq!(
-            a.members_of_any(&names(&["a", "b"]), &names(&["s1"])),
+            a.members_of_any(&names(&["a", "b"]), &names(&["s1"]), false),
             ["s2"]
         );
         assert!(a.del("s1", "b"));
@@ -289,5 +354,49 @@ mod tests {
         assert_eq!(a.rooms_of("s"), ["1", "2"]);
         // Rooms it is already in do not count twice.
         assert_eq!(a.add("s", &names(&["1", "3"]), 3).unwrap(), ["3"]);
+    }
+
+    #[test]
+    fn wildcard_rooms_match_broadcasts_when_asked() {
+        let a = MemoryAdapter::new();
+        a.add("b", &names(&["user:*"]), 10).unwrap();
+        a.add("c", &names(&["user:42"]), 10).unwrap();
+        a.add("d", &names(&["*"]), 10).unwrap();
+        let mut got = a.members_of_any(&names(&["user:42"]), &[], true);
+        got.sort();
+        assert_eq!(got, ["b", "c", "d"]);
+        assert_eq!(a.members_of_any(&names(&["user:42"]), &[], false), ["c"]);
+        let mut got = a.members_of_any(&names(&["other"]), &names(&["x"]), true);
+        got.sort();
+        assert_eq!(got, ["d"]);
+        a.del_all("d");
+        a.del_all("b");
+        assert!(a.read().patterns.is_empty(), "patterns go with their rooms");
+        assert_eq!(a.members_of_any(&names(&["user:42"]), &[], true), ["c"]);
+    }
+
+    #[test]
+    fn glob_matching() {
+        for (p, t, want) in [
+            ("*", "", true),
+            ("*", "anything", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a*", "a", true),
+            ("*a", "ba", true),
+            ("*a", "ab", false),
+            ("a*b", "axxb", true),
+            ("a*b", "axxbc", false),
+            ("a**b", "ab", true),
+            ("*.*", "x.y.z", true),
+            ("user:*:admin", "user:1:2:admin", true),
+            ("a.c", "abc", false),
+        ] {
+            assert_eq!(glob_match(p, t), want, "{p:?} vs {t:?}");
+        }
+        // No exponential backtracking.
+        let text = "a".repeat(2000);
+        assert!(!glob_match(&("a*".repeat(100) + "b"), &text));
+        assert!(glob_match(&"a*".repeat(100), &text));
     }
 }

@@ -57,12 +57,14 @@
 //!   ([`PrimusRoomsExt::on_join_room`], …); each gets the spark. `join_room` and
 //!   `leave_room` fire once per room that really changed; `rooms_error` fires when a
 //!   spark's join is refused (the same error is returned).
-//! * Not ported: wildcard rooms (`user:*`), per-broadcast `.transform(fn)` (use the
-//!   server's outgoing transforms), and callbacks (Rust calls return their result).
+//! * Wildcard rooms (`user:*` receives what is sent to `user:42`) are opt-in
+//!   ([`Rooms::wildcards`]); npm has them on by default. `wildDelete` is not ported.
+//! * Not ported: per-broadcast `.transform(fn)` (use the server's outgoing transforms),
+//!   and callbacks (Rust calls return their result).
 
 mod adapter;
 
-pub use adapter::{MemoryAdapter, RoomsAdapter};
+pub use adapter::{glob_match, MemoryAdapter, RoomsAdapter};
 
 use crate::error::{BoxError, WriteError};
 use crate::plugin::Plugin;
@@ -258,6 +260,7 @@ struct Events {
 /// The rooms plugin. Add it with `primus.plugin("rooms", Rooms::new())`, then use
 /// [`SparkRoomsExt`] and [`PrimusRoomsExt`].
 pub struct Rooms {
+    wildcards: bool,
     max_rooms_per_spark: usize,
     max_room_name_length: usize,
     adapter: Arc<dyn RoomsAdapter>,
@@ -267,6 +270,7 @@ pub struct Rooms {
 impl Default for Rooms {
     fn default() -> Self {
         Rooms {
+            wildcards: false,
             max_rooms_per_spark: DEFAULT_MAX_ROOMS_PER_SPARK,
             max_room_name_length: DEFAULT_MAX_ROOM_NAME_LENGTH,
             adapter: Arc::new(MemoryAdapter::new()),
@@ -305,6 +309,17 @@ impl Rooms {
         self
     }
 
+    /// Wildcard rooms (npm's `wildcard` option, on there by default, **off** here): a
+    /// room whose name holds `*` is also a pattern, and a broadcast to room `R` also
+    /// reaches the members of every pattern room matching `R` ([`glob_match`]): a spark in
+    /// `user:*` gets what is sent to `user:42`. Off by default because, with room names
+    /// coming from clients, joining `*` would mean receiving every room's traffic; when
+    /// you turn it on, check the names clients may join.
+    pub fn wildcards(mut self, on: bool) -> Self {
+        self.wildcards = on;
+        self
+    }
+
     /// Keep memberships in `adapter` instead of the default [`MemoryAdapter`].
     pub fn adapter(mut self, adapter: impl RoomsAdapter) -> Self {
         self.adapter = Arc::new(adapter);
@@ -339,6 +354,7 @@ impl Rooms {
 
 /// The running plugin of one server, found through the server's state.
 struct Shared {
+    wildcards: bool,
     max_rooms_per_spark: usize,
     max_room_name_length: usize,
     adapter: Arc<dyn RoomsAdapter>,
@@ -362,6 +378,7 @@ impl Plugin for Rooms {
             );
         }
         let shared = Arc::new(Shared {
+            wildcards: self.wildcards,
             max_rooms_per_spark: self.max_rooms_per_spark,
             max_room_name_length: self.max_room_name_length,
             adapter: self.adapter.clone(),
@@ -659,7 +676,9 @@ impl RoomTarget {
     /// each once, without the excepted ones (no particular order).
     pub fn members(&self) -> Vec<String> {
         match &self.shared {
-            Some(s) => s.adapter.members_of_any(&self.rooms, &self.except),
+            Some(s) => s
+                .adapter
+                .members_of_any(&self.rooms, &self.except, s.wildcards),
             None => Vec::new(),
         }
     }
