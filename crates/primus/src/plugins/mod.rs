@@ -6,6 +6,6 @@
 mod common;
 pub mod emitter;
 pub mod multiplex;
-pub mod rooms;
 pub mod responder;
+pub mod rooms;
 pub mod validation;
