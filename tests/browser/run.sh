@@ -16,7 +16,7 @@ if [[ -z "${PRIMUS_SERVER_BIN:-}${PRIMUS_BIN:-}" ]]; then
   (cd ../.. && cargo build --quiet -p primus-rs -p primus-e2e --bins)
 fi
 # The example plugin that plugin.test.mjs drives (cargo test builds it too).
-(cd ../.. && cargo build --quiet -p primus-rs --example plugin)
+(cd ../.. && cargo build --quiet -p primus-rs --example plugin --example chat)
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
