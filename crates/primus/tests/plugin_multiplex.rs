@@ -519,3 +519,56 @@ async fn dropped_substreams_are_forgotten() {
     let got = within("main data", data.recv()).await.unwrap();
     assert_eq!(got, value(r#"{"substream":"gone","args":1}"#));
 }
+
+#[tokio::test]
+async fn our_client_refuses_bad_packets_and_bounds_accepted_substreams() {
+    let primus = Primus::new(quiet()).unwrap();
+    primus.plugin("multiplex", Multiplex::default()).unwrap();
+    let mut sparks = sparks(&primus);
+    let server = TestServer::serve(primus).await;
+    let mut client =
+        Client::new(&format!("http://{}", server.addr), ClientOptions::default()).unwrap();
+    let mux = ClientMultiplex::attach_with(
+        &client,
+        MultiplexOptions::default()
+            .max_substreams(1)
+            .max_name_len(8),
+    );
+    let (tx, mut accepted) = mpsc::unbounded_channel();
+    mux.on_substream(move |_, sub| {
+        let _ = tx.send(sub);
+    });
+    client.write(&"hi").unwrap();
+    let spark = next_spark(&mut sparks).await;
+    // Broken packets and one substream too many reach neither a substream nor the stream.
+    for bad in [
+        r#"{"substream":1,"args":"x"}"#,
+        r#"{"substream":"far-too-long","args":"x"}"#,
+    ] {
+        spark.write(&value(bad)).unwrap();
+    }
+    spark
+        .write(&value(r#"{"substream":"one","args":1}"#))
+        .unwrap();
+    spark
+        .write(&value(r#"{"substream":"two","args":2}"#))
+        .unwrap();
+    spark.write(&"after").unwrap();
+    let mut one = within("an accepted substream", accepted.recv())
+        .await
+        .unwrap();
+    assert_eq!(one.name(), "one");
+    assert_eq!(next_value("one", &mut one).await, Value::from(1));
+    assert_eq!(next_plain(&mut client).await, Value::from("after"));
+    assert!(accepted.try_recv().is_err(), "`two` was one too many");
+    assert_eq!(mux.substreams(), ["one"]);
+    assert!(matches!(
+        mux.substream("three"),
+        Err(MultiplexError::TooMany { limit: 1 })
+    ));
+    // close_all ends them locally.
+    mux.close_all();
+    assert_eq!(within("one to end", one.next()).await, None);
+    assert!(one.is_ended());
+    assert!(matches!(mux.substream("x"), Err(MultiplexError::Closed)));
+}
