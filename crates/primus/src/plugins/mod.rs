@@ -8,4 +8,6 @@ pub mod emitter;
 pub mod multiplex;
 pub mod responder;
 pub mod rooms;
+#[cfg(feature = "session")]
+pub mod session;
 pub mod validation;
