@@ -41,5 +41,16 @@ step "parsers: the npm packages decode our encodings (tests/parsers, pinned by i
   node --test
 )
 
+step "plugins: the npm plugins' captured frames still hold, and npm plugin clients vs ours (tests/plugins, pinned by its lock file)"
+(
+  cd tests/plugins
+  if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+    npm ci --no-audit --no-fund
+  fi
+  node capture.mjs --check
+  MULTIPLEX_E2E_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/multiplex-e2e" \
+    node --test --test-concurrency=1 *.test.mjs
+)
+
 step "browser suite (our browser client in headless Chromium against our server)"
 bash tests/browser/run.sh
