@@ -434,10 +434,22 @@ async fn polling(
     let mut closing = false;
     // Whether the POST under way carries the `close` packet, and whether it was answered:
     // polls go on until then, so what the server sends before it handles the close
-    // arrives (it answers the last poll with it).
+    // arrives.
     let mut posting_close = false;
     let mut close_posted = false;
+    // After the close was posted: one more poll, which the server answers with what it
+    // sent before it handled the close (it waits a moment for that poll), then stop.
+    let mut last_poll = false;
     loop {
+        if close_posted && poll.is_none() {
+            if last_poll {
+                return Ok(());
+            }
+            last_poll = true;
+            let url = target.url("polling", Some(&hs.sid));
+            let req = target.request(http::Method::GET, &url, Bytes::new())?;
+            poll = Some(get.send(target, req));
+        }
         if let Some(ws) = upgraded.as_mut() {
             if poll.is_none() && posting.is_none() {
                 ws.send(WsMessage::Text("5".into()))
@@ -471,9 +483,6 @@ async fn polling(
             let req = target.request(http::Method::POST, &url, Bytes::from(body))?;
             posting = Some(post.send(target, req));
         }
-        if close_posted && poll.is_none() {
-            return Ok(());
-        }
         tokio::select! {
             res = async { poll.as_mut().expect("guarded").await }, if poll.is_some() => {
                 poll = None;
@@ -506,6 +515,8 @@ async fn polling(
                     // A clean close: the `close` packet goes after what is queued, and
                     // the pending poll stays, so what the server still sends before it
                     // handles the close (say, replies to the last messages) arrives.
+                    // An upgrade under way is given up: the close goes over polling,
+                    // after the queued messages.
                     outbox.push(Packet::Close);
                     closing = true;
                     probe = None;

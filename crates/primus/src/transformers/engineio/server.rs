@@ -46,8 +46,10 @@ use tokio_tungstenite::WebSocketStream;
 
 /// Frames sent in one polling payload or one WebSocket batch at most.
 const MAX_BATCH: usize = 64;
-/// How long a session closed by the client waits for a poll sent alongside the close.
-const CLOSE_GRACE: Duration = Duration::from_millis(100);
+/// How long a session closed by the client waits for a poll sent alongside the close
+/// (the two requests race on separate connections; on a loaded machine the poll can
+/// trail by more than a few milliseconds, and it carries the last replies).
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 /// Commands a session task has not read yet (polls, pongs, upgrades) at most.
 const COMMAND_QUEUE: usize = 16;
 
