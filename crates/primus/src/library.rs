@@ -2,7 +2,7 @@
 //! `primus.library()`), served at `GET <pathname>/primus.js` by the `primus.js` middleware
 //! layer, with TypeScript declarations at `<pathname>/primus.d.ts`.
 //!
-//! The client is our own plain JavaScript (folder `client-js/` of the repository, embedded
+//! The client is our own plain JavaScript (folder `client-js/` of this crate, embedded
 //! here at compile time): the core, every transport (websockets, engine.io, sockjs) and every
 //! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
 //! the version, the transformer and parser it uses, the `pingTimeout` default
@@ -30,40 +30,40 @@ use crate::Primus;
 use serde::Serialize;
 use std::path::Path;
 
-const CORE: &str = include_str!("../../../client-js/primus.js");
+const CORE: &str = include_str!("../client-js/primus.js");
 
 /// Transport client halves, by transformer name.
 const TRANSPORTS: &[(&str, &str)] = &[
     (
         "websockets",
-        include_str!("../../../client-js/transports/websockets.js"),
+        include_str!("../client-js/transports/websockets.js"),
     ),
     (
         "engine.io",
-        include_str!("../../../client-js/transports/engineio.js"),
+        include_str!("../client-js/transports/engineio.js"),
     ),
     (
         "sockjs",
-        include_str!("../../../client-js/transports/sockjs.js"),
+        include_str!("../client-js/transports/sockjs.js"),
     ),
 ];
 
 /// Parser codecs, by parser name.
 const PARSERS: &[(&str, &str)] = &[
-    ("json", include_str!("../../../client-js/parsers/json.js")),
+    ("json", include_str!("../client-js/parsers/json.js")),
     (
         "msgpack",
-        include_str!("../../../client-js/parsers/msgpack.js"),
+        include_str!("../client-js/parsers/msgpack.js"),
     ),
-    ("ejson", include_str!("../../../client-js/parsers/ejson.js")),
+    ("ejson", include_str!("../client-js/parsers/ejson.js")),
     (
         "binary",
-        include_str!("../../../client-js/parsers/binary.js"),
+        include_str!("../client-js/parsers/binary.js"),
     ),
 ];
 
 /// TypeScript declarations of the client, served at `<pathname>/primus.d.ts`.
-pub const TYPES: &str = include_str!("../../../client-js/primus.d.ts");
+pub const TYPES: &str = include_str!("../client-js/primus.d.ts");
 
 /// The module format of a generated library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use primus::{Options, Primus, Value};
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 
-const PAGE: &str = include_str!("../../../../../client-js/demo/index.html");
+const PAGE: &str = include_str!("../../../client-js/demo/index.html");
 
 /// Whether a message asks the demo server to drop every connection.
 pub(crate) fn is_drop_all(value: &Value) -> bool {

@@ -1,7 +1,7 @@
 // primus-rs browser client: the core.
 //
 // Plain modern JavaScript, no build step. The server (crates/primus/src/library.rs) wraps this
-// file, the transports (client-js/transports/*.js) and the parsers (client-js/parsers/*.js) in
+// file, the transports (transports/*.js) and the parsers (parsers/*.js) in
 // a UMD (or ES module) wrapper and calls `Primus.configure({...})` with the server's settings:
 // pathname, version, transformer, parser, the default pingTimeout and whether the server has
 // an authorizer. Public API and events follow the reference client (npm `primus` 8); see
