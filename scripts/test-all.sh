@@ -23,6 +23,16 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo clippy: a library build with one transformer and no binary (warnings are errors)"
+cargo clippy -p primus-rs --no-default-features --features websockets -- -D warnings
+cargo build -p primus-rs --no-default-features --features websockets
+
+step "cargo package (primus-rs ships what include_str! embeds; primus-core verifies)"
+# primus-rs depends on primus-core by version, so verifying its package needs primus-core
+# on crates.io first; primus-core has no such dependency and is verified in full.
+cargo package -p primus-rs --no-verify
+cargo package -p primus-core
+
 step "cargo build (binaries the interop suites start)"
 cargo build --workspace --bins
 

@@ -12,6 +12,17 @@ pub enum PrimusError {
     /// The transformer name is not one we ship.
     #[error("unknown transformer `{0}`: use one of websockets, engine.io, sockjs")]
     UnknownTransformer(String),
+    /// The transformer exists but this build of primus-rs left it out (its Cargo feature
+    /// is off).
+    #[error(
+        "transformer `{name}` is not compiled in: enable the `{feature}` feature of primus-rs"
+    )]
+    TransformerNotCompiled {
+        /// The transformer asked for (`sockjs`, `engine.io`, `websockets`).
+        name: &'static str,
+        /// The Cargo feature of primus-rs that brings it (`sockjs`, `engineio`, `websockets`).
+        feature: &'static str,
+    },
     /// The parser name is not one we ship.
     #[error(transparent)]
     Parser(#[from] ParserError),

@@ -54,6 +54,7 @@ pub struct PeerInfo {
 
 impl PeerInfo {
     /// The peer of a request.
+    #[cfg(feature = "engineio")]
     pub(crate) fn of<B>(req: &Request<B>) -> PeerInfo {
         Self::from_extensions(req.extensions())
     }

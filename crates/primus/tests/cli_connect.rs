@@ -1,6 +1,7 @@
 //! `primus connect`: stdin lines out (JSON when they parse, strings otherwise), received
 //! messages as JSON lines on stdout, against `primus serve` (both the real binary), and
 //! in a real shell pipeline: at stdin EOF the replies still in flight are printed.
+#![cfg(feature = "cli")] // needs the binary
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

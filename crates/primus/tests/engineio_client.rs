@@ -2,6 +2,7 @@
 //! the real Node Primus 8 server (`tests/interop/reference-server.mjs --transformer
 //! engine.io`), polling only, upgraded, and WebSocket only. Needs `node` for the
 //! reference half (a missing node is a failure, not a skip).
+#![cfg(feature = "engineio")] // needs the `engineio` transformer
 
 use futures_util::StreamExt;
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions};

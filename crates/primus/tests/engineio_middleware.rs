@@ -1,6 +1,7 @@
 //! Our middleware runs in front of every Engine.IO request (issue 4): authorization on the
 //! handshake, on every poll and POST, and on the upgrade; no-cache headers on polling
 //! answers; CORS on polling requests that carry an `Origin`.
+#![cfg(feature = "engineio")] // needs the `engineio` transformer
 
 mod server_support;
 

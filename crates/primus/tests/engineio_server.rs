@@ -1,6 +1,7 @@
 //! The `engine.io` transformer's server half at the byte level (issue 4): handshake,
 //! polling both ways, protocol 3, the upgrade, and every bad-input case with the
 //! reference's answer, plus abandoned sessions being reclaimed.
+#![cfg(feature = "engineio")] // needs the `engineio` transformer
 
 mod server_support;
 

@@ -2,6 +2,7 @@
 //! fallback between them) against our server and against the real Node Primus 8 server
 //! with `--transformer sockjs` (`tests/interop/reference-server.mjs`; needs `node`, and
 //! runs `npm ci` in `tests/interop` when its `node_modules` lacks `sockjs`).
+#![cfg(feature = "sockjs")] // needs the `sockjs` transformer
 
 mod server_support;
 

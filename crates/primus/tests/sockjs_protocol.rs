@@ -3,6 +3,7 @@
 //! "another connection" frames, CORS and caching headers, and the bad input the protocol
 //! names (broken JSON, empty payloads, unknown sessions, unsafe JSONP callbacks,
 //! oversize bodies), plus abandoned sessions being reclaimed.
+#![cfg(feature = "sockjs")] // needs the `sockjs` transformer
 
 mod server_support;
 

@@ -11,8 +11,19 @@ pub enum ClientError {
     #[error("invalid client option: {0}")]
     InvalidOptions(String),
     /// The transformer has no Rust client yet.
-    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets` and `engine.io`")]
+    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io` and `sockjs`")]
     UnsupportedTransformer(String),
+    /// The transformer exists but this build of primus-rs left it out (its Cargo feature
+    /// is off).
+    #[error(
+        "transformer `{name}` is not compiled in: enable the `{feature}` feature of primus-rs"
+    )]
+    TransformerNotCompiled {
+        /// The transformer asked for (`sockjs`, `engine.io`, `websockets`).
+        name: &'static str,
+        /// The Cargo feature of primus-rs that brings it.
+        feature: &'static str,
+    },
     /// Opening a connection failed (refused, DNS, TLS, rejected upgrade such as a 401).
     #[error("failed to connect: {0}")]
     Connect(String),

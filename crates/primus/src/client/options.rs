@@ -146,9 +146,9 @@ pub struct TransportOptions {
     /// Options of the `websockets` transformer.
     pub websockets: WebSocketOptions,
     /// Options of the `engine.io` transformer (polling only, WebSocket only, base64).
-    pub engineio: crate::transformers::engineio::client::EngineIoClientOptions,
+    pub engineio: crate::transformers::engineio::EngineIoClientOptions,
     /// Options of the `sockjs` transformer (which transports, in which order).
-    pub sockjs: crate::transformers::sockjs::client::SockJsClientOptions,
+    pub sockjs: crate::transformers::sockjs::SockJsClientOptions,
 }
 
 /// Options of the `websockets` transport.

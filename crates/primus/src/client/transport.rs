@@ -4,24 +4,38 @@
 
 use super::url::Endpoint;
 use super::{ClientError, ClientOptions};
-use crate::transformers::{engineio, sockjs, websockets};
+#[cfg(feature = "engineio")]
+use crate::transformers::engineio;
+#[cfg(feature = "sockjs")]
+use crate::transformers::sockjs;
+#[cfg(feature = "websockets")]
+use crate::transformers::websockets;
 use primus_core::Frame;
 
 /// Which transformer the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
+    #[cfg(feature = "websockets")]
     WebSockets,
+    #[cfg(feature = "engineio")]
     EngineIo,
+    #[cfg(feature = "sockjs")]
     SockJs,
 }
 
 impl Transport {
     pub(crate) fn by_name(name: &str) -> Result<Self, ClientError> {
         match name.to_ascii_lowercase().as_str() {
+            #[cfg(feature = "websockets")]
             "websockets" => Ok(Transport::WebSockets),
+            #[cfg(feature = "engineio")]
             "engine.io" => Ok(Transport::EngineIo),
+            #[cfg(feature = "sockjs")]
             "sockjs" => Ok(Transport::SockJs),
-            other => Err(ClientError::UnsupportedTransformer(other.to_string())),
+            other => Err(match crate::transformers::known(other) {
+                Some((name, feature)) => ClientError::TransformerNotCompiled { name, feature },
+                None => ClientError::UnsupportedTransformer(other.to_string()),
+            }),
         }
     }
 
@@ -32,12 +46,15 @@ impl Transport {
         options: &ClientOptions,
     ) -> Result<Connection, ClientError> {
         match self {
+            #[cfg(feature = "websockets")]
             Transport::WebSockets => Ok(Connection::WebSockets(
                 websockets::client::connect(endpoint, options).await?,
             )),
+            #[cfg(feature = "engineio")]
             Transport::EngineIo => Ok(Connection::EngineIo(
                 engineio::client::connect(endpoint, options).await?,
             )),
+            #[cfg(feature = "sockjs")]
             Transport::SockJs => Ok(Connection::SockJs(
                 sockjs::client::connect(endpoint, options).await?,
             )),
@@ -49,8 +66,11 @@ impl Transport {
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // one per client, never moved on a hot path
 pub(crate) enum Connection {
+    #[cfg(feature = "websockets")]
     WebSockets(websockets::client::Connection),
+    #[cfg(feature = "engineio")]
     EngineIo(engineio::client::Connection),
+    #[cfg(feature = "sockjs")]
     SockJs(sockjs::client::Connection),
 }
 
@@ -58,24 +78,33 @@ impl Connection {
     /// The next frame, `None` when closed. Cancel safe.
     pub(crate) async fn recv(&mut self) -> Option<Result<Frame, ClientError>> {
         match self {
+            #[cfg(feature = "websockets")]
             Connection::WebSockets(c) => c.recv().await,
+            #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.recv().await,
+            #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.recv().await,
         }
     }
 
     pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
         match self {
+            #[cfg(feature = "websockets")]
             Connection::WebSockets(c) => c.feed(frame).await,
+            #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.feed(frame).await,
+            #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.feed(frame).await,
         }
     }
 
     pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
         match self {
+            #[cfg(feature = "websockets")]
             Connection::WebSockets(c) => c.flush().await,
+            #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.flush().await,
+            #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.flush().await,
         }
     }
@@ -93,8 +122,11 @@ impl Connection {
     /// Close at once; what still arrives is dropped.
     pub(crate) async fn close(&mut self) {
         match self {
+            #[cfg(feature = "websockets")]
             Connection::WebSockets(c) => c.close().await,
+            #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.close().await,
+            #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.close().await,
         }
     }

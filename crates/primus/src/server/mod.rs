@@ -172,6 +172,8 @@ impl Primus {
         }
         let transformer = Transformer::by_name(&options.transformer, &options)?;
         // Text-only transformers refuse binary parsers at start, also ones given by value.
+        #[cfg(feature = "sockjs")]
+        #[allow(irrefutable_let_patterns)] // a sockjs-only build
         if let Transformer::SockJs(_) = transformer {
             crate::transformers::sockjs::server::check_parser(&*parser)?;
         }

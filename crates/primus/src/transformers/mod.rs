@@ -4,6 +4,20 @@
 //! upgrades into sparks and drains their outgoing queues) and a `client` half (a transport
 //! for the Rust [`Client`](crate::client)). Transformers are an enum, not a trait: the set
 //! is closed and each one drains a spark's queue in its own way.
+//!
+//! Each transformer has a Cargo feature of the same name (`websockets`, `engineio`,
+//! `sockjs`; all on by default). With a feature off, its `server` and `client` halves and
+//! its browser transport are left out; its option types stay, so `Options` reads the same
+//! config files in every build, and selecting it gives
+//! [`PrimusError::TransformerNotCompiled`]. The WebSocket engine in
+//! [`websockets`]'s server half (upgrade checks, the socket type, close handling) carries
+//! engine.io's and sockjs's WebSocket transports too, so it is built in every build.
+
+#[cfg(not(any(feature = "websockets", feature = "engineio", feature = "sockjs")))]
+compile_error!(
+    "primus-rs needs at least one transformer: enable one of its features \
+     `websockets`, `engineio`, `sockjs`"
+);
 
 pub mod engineio;
 pub mod sockjs;
@@ -18,30 +32,55 @@ use std::sync::Arc;
 /// The server half of the configured transformer.
 #[derive(Debug)]
 pub(crate) enum Transformer {
+    #[cfg(feature = "websockets")]
     WebSockets(websockets::server::Server),
+    #[cfg(feature = "sockjs")]
     SockJs(sockjs::server::Server),
+    #[cfg(feature = "engineio")]
     EngineIo(engineio::server::Server),
+}
+
+/// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
+const KNOWN: &[(&str, &str)] = &[
+    ("websockets", "websockets"),
+    ("engine.io", "engineio"),
+    ("sockjs", "sockjs"),
+];
+
+/// A lower-case transformer name's canonical name and Cargo feature, `None` when
+/// primus-rs has no such transformer.
+pub(crate) fn known(name: &str) -> Option<(&'static str, &'static str)> {
+    KNOWN.iter().find(|(known, _)| *known == name).copied()
 }
 
 impl Transformer {
     pub(crate) fn by_name(name: &str, options: &Options) -> Result<Self, PrimusError> {
         match name.to_ascii_lowercase().as_str() {
+            #[cfg(feature = "websockets")]
             "websockets" => Ok(Transformer::WebSockets(websockets::server::Server::new(
                 options,
             ))),
+            #[cfg(feature = "engineio")]
             "engine.io" => Ok(Transformer::EngineIo(engineio::server::Server::new(
                 options,
             ))),
+            #[cfg(feature = "sockjs")]
             "sockjs" => Ok(Transformer::SockJs(sockjs::server::Server::new(options)?)),
-            other => Err(PrimusError::UnknownTransformer(other.to_string())),
+            other => Err(match known(other) {
+                Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
+                None => PrimusError::UnknownTransformer(other.to_string()),
+            }),
         }
     }
 
     /// The lower-case name published in `/spec`.
     pub(crate) fn name(&self) -> &'static str {
         match self {
+            #[cfg(feature = "websockets")]
             Transformer::WebSockets(_) => "websockets",
+            #[cfg(feature = "sockjs")]
             Transformer::SockJs(_) => "sockjs",
+            #[cfg(feature = "engineio")]
             Transformer::EngineIo(_) => "engine.io",
         }
     }
@@ -49,8 +88,11 @@ impl Transformer {
     /// Answer a request under the pathname that no middleware answered.
     pub(crate) async fn handle(&self, server: &Arc<Inner>, req: HttpRequest) -> HttpResponse {
         match self {
+            #[cfg(feature = "websockets")]
             Transformer::WebSockets(t) => t.handle(server, req),
+            #[cfg(feature = "sockjs")]
             Transformer::SockJs(t) => t.handle(server, req).await,
+            #[cfg(feature = "engineio")]
             Transformer::EngineIo(t) => t.handle(server, req).await,
         }
     }

@@ -14,6 +14,7 @@
 //! One task per connection runs the protocol; the driver sees frames through channels,
 //! so [`Connection::recv`] is cancel safe.
 
+pub use super::EngineIoClientOptions;
 use crate::client::net::{self, BoxedIo};
 use crate::client::url::Endpoint;
 use crate::client::{ClientError, ClientOptions};
@@ -34,55 +35,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
-
-/// Options of the client's `engine.io` transport (`ClientOptions::transport.engineio`).
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct EngineIoClientOptions {
-    /// Start with long-polling (default `true`). `false` connects with a WebSocket
-    /// straight away (engine.io-client's `transports: ['websocket']`).
-    pub polling: bool,
-    /// Upgrade to WebSocket when the server offers it (default `true`). `false` is the
-    /// reference client's `websockets: false`: polling only.
-    pub upgrade: bool,
-    /// Send binary frames as `b<base64>` text (default `true`, as Primus sets
-    /// `forceBase64`); `false` sends them as WebSocket binary messages once upgraded.
-    pub force_base64: bool,
-    /// Largest WebSocket message accepted (default 10 MiB). A polling payload may hold
-    /// several messages: up to three times this (plus 64 KiB) is accepted there.
-    pub max_payload: usize,
-    /// Extra headers sent with every request (for example a bearer token).
-    pub headers: Vec<(String, String)>,
-}
-
-impl Default for EngineIoClientOptions {
-    fn default() -> Self {
-        EngineIoClientOptions {
-            polling: true,
-            upgrade: true,
-            force_base64: true,
-            max_payload: crate::client::DEFAULT_MAX_MESSAGE_SIZE,
-            headers: Vec::new(),
-        }
-    }
-}
-
-impl EngineIoClientOptions {
-    /// Polling only (the reference's `websockets: false`).
-    pub fn polling_only() -> Self {
-        EngineIoClientOptions {
-            upgrade: false,
-            ..Default::default()
-        }
-    }
-    /// WebSocket only, no polling.
-    pub fn websocket_only() -> Self {
-        EngineIoClientOptions {
-            polling: false,
-            ..Default::default()
-        }
-    }
-}
 
 /// Frames handed to the task between two flushes, at most (then `flush` waits).
 const COMMANDS: usize = 8;

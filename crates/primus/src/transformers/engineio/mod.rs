@@ -27,11 +27,12 @@
 //! [`Options::allow_eio3`](crate::Options::allow_eio3) is set. The Engine.IO timers are in
 //! [`Options::engineio`](crate::Options::engineio).
 
+#[cfg(feature = "engineio")]
 pub mod client;
+#[cfg(feature = "engineio")]
 pub mod server;
 
 use crate::server::Primus;
-use crate::transformers::Transformer;
 use serde::{Deserialize, Deserializer};
 use std::time::Duration;
 
@@ -85,6 +86,55 @@ impl EngineIoOptions {
     }
 }
 
+/// Options of the client's `engine.io` transport (`ClientOptions::transport.engineio`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EngineIoClientOptions {
+    /// Start with long-polling (default `true`). `false` connects with a WebSocket
+    /// straight away (engine.io-client's `transports: ['websocket']`).
+    pub polling: bool,
+    /// Upgrade to WebSocket when the server offers it (default `true`). `false` is the
+    /// reference client's `websockets: false`: polling only.
+    pub upgrade: bool,
+    /// Send binary frames as `b<base64>` text (default `true`, as Primus sets
+    /// `forceBase64`); `false` sends them as WebSocket binary messages once upgraded.
+    pub force_base64: bool,
+    /// Largest WebSocket message accepted (default 10 MiB). A polling payload may hold
+    /// several messages: up to three times this (plus 64 KiB) is accepted there.
+    pub max_payload: usize,
+    /// Extra headers sent with every request (for example a bearer token).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for EngineIoClientOptions {
+    fn default() -> Self {
+        EngineIoClientOptions {
+            polling: true,
+            upgrade: true,
+            force_base64: true,
+            max_payload: crate::client::DEFAULT_MAX_MESSAGE_SIZE,
+            headers: Vec::new(),
+        }
+    }
+}
+
+impl EngineIoClientOptions {
+    /// Polling only (the reference's `websockets: false`).
+    pub fn polling_only() -> Self {
+        EngineIoClientOptions {
+            upgrade: false,
+            ..Default::default()
+        }
+    }
+    /// WebSocket only, no polling.
+    pub fn websocket_only() -> Self {
+        EngineIoClientOptions {
+            polling: false,
+            ..Default::default()
+        }
+    }
+}
+
 fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     u64::deserialize(d).map(Duration::from_millis)
 }
@@ -95,7 +145,8 @@ impl Primus {
     /// abandoned sessions are reclaimed.
     pub fn engineio_sessions(&self) -> Option<usize> {
         match &self.inner.transformer {
-            Transformer::EngineIo(t) => Some(t.session_count()),
+            #[cfg(feature = "engineio")]
+            crate::transformers::Transformer::EngineIo(t) => Some(t.session_count()),
             #[allow(unreachable_patterns)]
             _ => None,
         }
@@ -103,9 +154,11 @@ impl Primus {
 
     /// The Engine.IO transport a spark currently uses: `"polling"`, `"websocket"`, or
     /// `None` when the spark is not an Engine.IO session (any more).
+    #[cfg_attr(not(feature = "engineio"), allow(unused_variables))]
     pub fn engineio_transport(&self, spark_id: &str) -> Option<&'static str> {
         match &self.inner.transformer {
-            Transformer::EngineIo(t) => t.transport_of(spark_id),
+            #[cfg(feature = "engineio")]
+            crate::transformers::Transformer::EngineIo(t) => t.transport_of(spark_id),
             #[allow(unreachable_patterns)]
             _ => None,
         }

@@ -15,6 +15,7 @@
 //!
 //! A `c[code,"reason"]` frame ends the connection like a WebSocket close.
 
+pub use super::{SockJsClientOptions, SockJsTransport};
 use crate::client::net::{self, BoxedIo};
 use crate::client::url::Endpoint;
 use crate::client::{ClientError, ClientOptions};
@@ -37,21 +38,6 @@ use tokio_tungstenite::WebSocketStream;
 
 /// Frames the receive task may get ahead of the application.
 const INBOX: usize = 64;
-/// Longest line (one SockJS frame) accepted from a streaming or polling response.
-const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
-
-/// One SockJS transport of the Rust client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SockJsTransport {
-    /// `…/websocket`.
-    WebSocket,
-    /// `…/xhr_streaming` + `…/xhr_send`.
-    XhrStreaming,
-    /// `…/xhr` + `…/xhr_send`.
-    XhrPolling,
-}
-
 impl SockJsTransport {
     fn path(self) -> &'static str {
         match self {
@@ -59,47 +45,6 @@ impl SockJsTransport {
             SockJsTransport::XhrStreaming => "xhr_streaming",
             SockJsTransport::XhrPolling => "xhr",
         }
-    }
-}
-
-/// Options of the client's `sockjs` transport (`ClientOptions::transport.sockjs`).
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct SockJsClientOptions {
-    /// Transports to try, in order (default: websocket, xhr-streaming, xhr-polling). Like
-    /// sockjs-client's `transports` option: `vec![SockJsTransport::XhrStreaming]` forces one.
-    pub transports: Vec<SockJsTransport>,
-    /// Largest SockJS frame accepted from the server (default 16 MiB).
-    pub max_frame: usize,
-    /// Extra headers sent with every request.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Default for SockJsClientOptions {
-    fn default() -> Self {
-        SockJsClientOptions {
-            transports: vec![
-                SockJsTransport::WebSocket,
-                SockJsTransport::XhrStreaming,
-                SockJsTransport::XhrPolling,
-            ],
-            max_frame: DEFAULT_MAX_FRAME,
-            headers: Vec::new(),
-        }
-    }
-}
-
-impl SockJsClientOptions {
-    /// Only these transports, in this order.
-    ///
-    /// ```
-    /// use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
-    /// let o = SockJsClientOptions::default().transports([SockJsTransport::XhrPolling]);
-    /// assert_eq!(o.transports, vec![SockJsTransport::XhrPolling]);
-    /// ```
-    pub fn transports(mut self, t: impl IntoIterator<Item = SockJsTransport>) -> Self {
-        self.transports = t.into_iter().collect();
-        self
     }
 }
 

@@ -47,7 +47,9 @@
 //! Differences from the reference (`sockjs` 0.3.24 behind Node Primus) are listed in
 //! [`server`].
 
+#[cfg(feature = "sockjs")]
 pub mod client;
+#[cfg(feature = "sockjs")]
 pub mod server;
 
 use crate::server::Primus;
@@ -126,6 +128,62 @@ impl SockJsOptions {
     }
 }
 
+/// Longest line (one SockJS frame) accepted from a streaming or polling response.
+const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// One SockJS transport of the Rust client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SockJsTransport {
+    /// `…/websocket`.
+    WebSocket,
+    /// `…/xhr_streaming` + `…/xhr_send`.
+    XhrStreaming,
+    /// `…/xhr` + `…/xhr_send`.
+    XhrPolling,
+}
+
+/// Options of the client's `sockjs` transport (`ClientOptions::transport.sockjs`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SockJsClientOptions {
+    /// Transports to try, in order (default: websocket, xhr-streaming, xhr-polling). Like
+    /// sockjs-client's `transports` option: `vec![SockJsTransport::XhrStreaming]` forces one.
+    pub transports: Vec<SockJsTransport>,
+    /// Largest SockJS frame accepted from the server (default 16 MiB).
+    pub max_frame: usize,
+    /// Extra headers sent with every request.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for SockJsClientOptions {
+    fn default() -> Self {
+        SockJsClientOptions {
+            transports: vec![
+                SockJsTransport::WebSocket,
+                SockJsTransport::XhrStreaming,
+                SockJsTransport::XhrPolling,
+            ],
+            max_frame: DEFAULT_MAX_FRAME,
+            headers: Vec::new(),
+        }
+    }
+}
+
+impl SockJsClientOptions {
+    /// Only these transports, in this order.
+    ///
+    /// ```
+    /// use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
+    /// let o = SockJsClientOptions::default().transports([SockJsTransport::XhrPolling]);
+    /// assert_eq!(o.transports, vec![SockJsTransport::XhrPolling]);
+    /// ```
+    pub fn transports(mut self, t: impl IntoIterator<Item = SockJsTransport>) -> Self {
+        self.transports = t.into_iter().collect();
+        self
+    }
+}
+
 fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     u64::deserialize(d).map(Duration::from_millis)
 }
@@ -136,7 +194,9 @@ impl Primus {
     /// transformers.
     pub fn sockjs_sessions(&self) -> usize {
         match &self.inner.transformer {
+            #[cfg(feature = "sockjs")]
             crate::transformers::Transformer::SockJs(t) => t.session_count(),
+            #[allow(unreachable_patterns)]
             _ => 0,
         }
     }

@@ -6,6 +6,10 @@
 //! The original query is re-encoded the way the reference's `querystringify` does it
 //! (first value of a repeated key wins, `_primuscb` replaced), and the cache buster is new
 //! on every connection attempt.
+//!
+//! The cache buster and `yeast` ids serve the other transports too, so this module is
+//! built whatever the features; without `websockets` only they are used.
+#![cfg_attr(not(feature = "websockets"), allow(dead_code, unused_imports))]
 
 use crate::client::net::{self, BoxedIo};
 use crate::client::url::{encode_uri_component, percent_decode, Endpoint};

@@ -10,6 +10,13 @@
 //!
 //! While the application's incoming queue is full, the task stops reading (but keeps
 //! writing), so a slow consumer slows its peer down instead of growing memory.
+//!
+//! The shared WebSocket engine of the other transformers lives here too (see the module
+//! docs of [`websockets`](super)); an `engine.io`-only build uses just its close handling.
+#![cfg_attr(
+    not(any(feature = "websockets", feature = "sockjs")),
+    allow(dead_code, unused_imports)
+)]
 
 use crate::error::SparkError;
 use crate::options::Options;
