@@ -27,11 +27,11 @@ step "cargo clippy: a library build with one transformer and no binary (warnings
 cargo clippy -p primus-rs --no-default-features --features websockets -- -D warnings
 cargo build -p primus-rs --no-default-features --features websockets
 
-step "cargo package (primus-rs ships what include_str! embeds; primus-core verifies)"
-# primus-rs depends on primus-core by version, so verifying its package needs primus-core
-# on crates.io first; primus-core has no such dependency and is verified in full.
-cargo package -p primus-rs --no-verify
-cargo package -p primus-core
+step "cargo package (the published crates build from their own files, include_str! too)"
+# Together: primus-rs depends on primus-core by version, and cargo resolves it from the
+# primus-core package just made (alone, `cargo package -p primus-rs` would look for
+# primus-core on crates.io). Each package is unpacked and built (verified).
+cargo package -p primus-core -p primus-rs
 
 step "cargo build (binaries the interop suites start)"
 cargo build --workspace --bins
