@@ -113,8 +113,11 @@ impl Connection {
     /// [`recv`](Self::recv) yields what the server still sends, then `None`.
     pub(crate) async fn begin_close(&mut self) {
         match self {
+            #[cfg(feature = "websockets")]
             Connection::WebSockets(c) => c.begin_close().await,
+            #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.begin_close().await,
+            #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.begin_close().await,
         }
     }
