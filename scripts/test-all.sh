@@ -26,6 +26,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy: a library build with one transformer and no binary (warnings are errors)"
 cargo clippy -p primus-rs --no-default-features --features websockets -- -D warnings
 cargo build -p primus-rs --no-default-features --features websockets
+# The other transformers are left out there: selecting one is a typed error.
+cargo test -p primus-rs --lib --no-default-features --features websockets
 
 step "cargo package (the published crates build from their own files, include_str! too)"
 # Together: primus-rs depends on primus-core by version, and cargo resolves it from the

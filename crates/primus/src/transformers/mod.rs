@@ -97,3 +97,51 @@ impl Transformer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a transformer's feature is on in this build.
+    fn compiled(feature: &str) -> bool {
+        match feature {
+            "websockets" => cfg!(feature = "websockets"),
+            "engineio" => cfg!(feature = "engineio"),
+            "sockjs" => cfg!(feature = "sockjs"),
+            other => panic!("no feature {other}"),
+        }
+    }
+
+    #[test]
+    fn a_left_out_transformer_is_a_typed_error_naming_its_feature() {
+        for &(name, feature) in KNOWN {
+            let server = Transformer::by_name(name, &Options::default());
+            let client = crate::client::ClientOptions {
+                transformer: name.into(),
+                ..Default::default()
+            }
+            .validate();
+            if compiled(feature) {
+                assert_eq!(server.expect(name).name(), name);
+                assert!(client.is_ok(), "{name}");
+                continue;
+            }
+            let err = server.expect_err(name);
+            assert!(
+                matches!(err, PrimusError::TransformerNotCompiled { name: n, feature: f } if n == name && f == feature)
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("transformer `{name}` is not compiled in: enable the `{feature}` feature of primus-rs")
+            );
+            assert!(matches!(
+                client,
+                Err(crate::client::ClientError::TransformerNotCompiled { feature: f, .. }) if f == feature
+            ));
+        }
+        assert!(matches!(
+            Transformer::by_name("faye", &Options::default()),
+            Err(PrimusError::UnknownTransformer(n)) if n == "faye"
+        ));
+    }
+}
