@@ -12,6 +12,14 @@
 //! - [`client`]: the Rust client.
 //! - Parsers, values and the `primus::` protocol come from [`primus_core`].
 //!
+//! # Cargo features
+//! `websockets`, `engineio`, `sockjs` (one per transformer: server half, Rust client
+//! transport, browser transport; at least one), `tls` (HTTPS server, `wss://` client) and
+//! `cli` (the `primus` binary) are all on by default. A library names what it uses:
+//! `primus-rs = { version = "0.1", default-features = false, features = ["websockets"] }`.
+//! Selecting a transformer that was left out fails with
+//! [`PrimusError::TransformerNotCompiled`].
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use futures_util::StreamExt;

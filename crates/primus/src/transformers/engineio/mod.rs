@@ -27,6 +27,9 @@
 //! [`Options::allow_eio3`](crate::Options::allow_eio3) is set. The Engine.IO timers are in
 //! [`Options::engineio`](crate::Options::engineio).
 
+// The module docs link the halves, which a build without `engineio` leaves out.
+#![cfg_attr(not(feature = "engineio"), allow(rustdoc::broken_intra_doc_links))]
+
 #[cfg(feature = "engineio")]
 pub mod client;
 #[cfg(feature = "engineio")]
