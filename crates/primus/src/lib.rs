@@ -14,8 +14,8 @@
 //!
 //! # Cargo features
 //! `websockets`, `engineio`, `sockjs` (one per transformer: server half, Rust client
-//! transport, browser transport; at least one), `tls` (HTTPS server, `wss://` client) and
-//! `cli` (the `primus` binary) are all on by default. A library names what it uses:
+//! transport, browser transport; at least one), `tls` (HTTPS server, `wss://` client),
+//! `session` (the session plugin) and `cli` (the `primus` binary) are all on by default. A library names what it uses:
 //! `primus-rs = { version = "0.1", default-features = false, features = ["websockets"] }`.
 //! Selecting a transformer that was left out fails with
 //! [`PrimusError::TransformerNotCompiled`].
