@@ -11,9 +11,11 @@
 //! from then on); plain `close:<name>` ends `<name>` from the server; other plain values
 //! are echoed back as plain data.
 
+mod node_support;
 mod server_support;
 
 use futures_util::{SinkExt, StreamExt};
+use node_support::NodeServer;
 use primus::client::{Client, ClientOptions};
 use primus::plugins::multiplex::{
     ClientMultiplex, Multiplex, MultiplexError, MultiplexOptions, PacketError, SparkMultiplexExt,
@@ -21,10 +23,7 @@ use primus::plugins::multiplex::{
 };
 use primus::{Primus, Spark, Value};
 use server_support::*;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 fn value(json: &str) -> Value {
@@ -193,75 +192,15 @@ async fn our_client_against_our_server() {
     client_contract(&format!("http://{}", server.addr)).await;
 }
 
-/// `node tests/plugins/multiplex-reference-server.mjs` (Node Primus 8.0.9 + npm substream
-/// 0.2.0, pinned by tests/plugins/package-lock.json); `npm ci` first when needed.
-struct NodeReference {
-    child: Child,
-    port: u16,
-}
-
-impl NodeReference {
-    fn start() -> NodeReference {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .canonicalize()
-            .unwrap();
-        let plugins = root.join("tests/plugins");
-        let installed = plugins.join("node_modules/.package-lock.json");
-        let fresh = match (
-            std::fs::metadata(&installed).and_then(|m| m.modified()),
-            std::fs::metadata(plugins.join("package-lock.json")).and_then(|m| m.modified()),
-        ) {
-            (Ok(installed), Ok(lock)) => installed >= lock,
-            _ => false,
-        };
-        if !fresh {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&plugins)
-                .status()
-                .expect("npm is needed to install the reference server (tests/plugins)");
-            assert!(status.success(), "npm ci failed in tests/plugins");
-        }
-        let mut child = Command::new("node")
-            .arg(plugins.join("multiplex-reference-server.mjs"))
-            .args(["--port", "0"])
-            .current_dir(&root)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("`node` must be installed to run the reference interop tests");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the reference server did not print `listening <port>`");
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from the reference server: {line}"));
-        NodeReference { child, port }
-    }
-}
-
-impl Drop for NodeReference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn our_client_against_node_primus_with_npm_substream() {
-    let node = NodeReference::start();
-    client_contract(&format!("http://127.0.0.1:{}", node.port)).await;
+    // Node Primus 8.0.9 + npm substream 0.2.0, pinned by tests/plugins/package-lock.json.
+    let node = NodeServer::start_script(
+        "tests/plugins",
+        "multiplex-reference-server.mjs",
+        &["--port", "0"],
+    );
+    client_contract(&node.url()).await;
 }
 
 // ---------------------------------------------------------------------------------------
