@@ -1,5 +1,7 @@
-// The chat example (crates/primus/examples/chat/) in Chromium: the emitter and rooms
-// plugins behind its own page. Two users, two rooms: alice joins `rust` and `js`, bob
+// The chat example (crates/primus/examples/chat/) in Chromium: the emitter, rooms and
+// session plugins behind its own page. Each user logs in through the page's form (HTTP,
+// a session cookie; each user its own browser context, so its own cookie jar) and the
+// server knows the user of a connection from that session only. Two users, two rooms: alice joins `rust` and `js`, bob
 // joins `js` only; messages reach the members of their room and nobody else, a `say`
 // in a room one is not in is refused through the acknowledgement, and when bob's page
 // closes alice is told he left `js`. Driven through the page's form fields and buttons,
@@ -43,8 +45,8 @@ async function waitLine(page, room, text, timeout = 5000) {
 /** What the page received from the server, as [event, payload] pairs. */
 const received = (page) => page.evaluate(() => window.chat.received);
 
-async function openChat(browser, port) {
-  const page = await browser.context.newPage();
+async function openChat(context, port) {
+  const page = await context.newPage();
   page.pageErrors = [];
   page.on('pageerror', (e) => page.pageErrors.push(e));
   await page.setViewportSize({ width: 1000, height: 480 });
@@ -55,9 +57,12 @@ async function openChat(browser, port) {
 
 async function setName(page, name) {
   await page.fill('#name', name);
-  await page.click('#hello');
+  await page.click('#login');
   await page.waitForSelector(`body[data-user="${name}"]`);
   assert.equal(await page.textContent('#me'), `you are ${name}`);
+  // The page connects again after the login, with the session cookie.
+  await page.waitForSelector('body[data-state="open"]');
+  assert.deepEqual(await page.evaluate(() => fetch('/me').then((r) => r.json())), { user: name });
 }
 
 async function joinRoom(page, room) {
@@ -75,18 +80,27 @@ async function sayIn(page, room, text) {
 describe('chat example: emitter + rooms, two users in two rooms', () => {
   let browser;
   let server;
+  const contexts = [];
+  /** A fresh browser context: its own cookie jar, so its own session. */
+  async function newContext() {
+    const context = await browser.context.browser().newContext();
+    context.setDefaultTimeout(10000);
+    contexts.push(context);
+    return context;
+  }
   before(async () => {
     assert.ok(existsSync(EXAMPLE), `${EXAMPLE} is missing: cargo build -p primus-rs --example chat`);
     browser = await launchBrowser();
     server = await startServer({ port: 0 }, EXAMPLE);
   });
   after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
     if (server) await server.stop();
     if (browser) await browser.close();
   });
 
   it('the page is served at / and loads the client with both plugins', async () => {
-    const page = await openChat(browser, server.port);
+    const page = await openChat(await newContext(), server.port);
     const plugins = await page.evaluate(() => Object.keys(window.primus.plugin()));
     assert.ok(plugins.includes('emitter'), `plugins: ${plugins}`);
     const missing = await page.evaluate(() => fetch('/nope').then((r) => r.status));
@@ -95,43 +109,64 @@ describe('chat example: emitter + rooms, two users in two rooms', () => {
     await page.close();
   });
 
-  it('refuses bad names, joins before hello, empty and long messages through the ack', async () => {
-    const page = await openChat(browser, server.port);
+  it('refuses bad names at login, join and say without a login, empty and long messages', async () => {
+    const page = await openChat(await newContext(), server.port);
     const answers = await page.evaluate(async () => ({
+      me: await fetch('/me').then((r) => r.json()),
       joinFirst: await window.chat.join('rust'),
-      empty: await window.chat.hello(''),
-      long: await window.chat.hello('x'.repeat(33)),
-      notString: await new Promise((r) => window.primus.send('hello', 42, r)),
+      sayFirst: await new Promise((r) => window.primus.send('say', 'rust', 'hi', r)),
+      empty: await window.chat.login(''),
+      long: await window.chat.login('x'.repeat(33)),
+      control: await window.chat.login('a\u0007b'),
+      status: await fetch('/login', { method: 'POST', body: '' }).then((r) => r.status),
     }));
-    assert.deepEqual(answers.joinFirst, { error: 'say hello first' });
+    assert.deepEqual(answers.me, { user: null });
+    assert.deepEqual(answers.joinFirst, { error: 'log in first' });
+    assert.deepEqual(answers.sayFirst, { error: 'log in first' });
     assert.deepEqual(answers.empty, { error: 'the name is empty' });
     assert.deepEqual(answers.long, { error: 'a name is at most 32 characters' });
-    assert.deepEqual(answers.notString, { error: 'the name must be a string' });
-    assert.equal(await page.textContent('#notice'), 'a name is at most 32 characters');
+    assert.deepEqual(answers.control, { error: 'the name has control characters' });
+    assert.equal(answers.status, 400);
+    assert.equal(await page.textContent('#notice'), 'the name has control characters');
     await setName(page, 'carol');
     await joinRoom(page, 'misc');
     const more = await page.evaluate(async () => ({
-      rename: await window.chat.hello('mallory'),
       blank: await window.chat.say('misc', '   '),
       long: await window.chat.say('misc', 'y'.repeat(2001)),
       twoWords: await window.chat.join('a b'),
       tooLongRoom: await window.chat.join('r'.repeat(41)),
       longest: await window.chat.say('misc', 'z'.repeat(2000)),
     }));
-    assert.deepEqual(more.rename, { error: 'you are carol already' });
     assert.deepEqual(more.blank, { error: 'the message is empty' });
     assert.deepEqual(more.long, { error: 'a message is at most 2000 characters' });
     assert.deepEqual(more.twoWords, { error: 'a room name is one word' });
     assert.deepEqual(more.tooLongRoom, { error: 'room names are at most 40 bytes long' });
     assert.equal(more.longest, true);
     await waitLine(page, 'misc', 'z'.repeat(2000));
+    // Another page with carol's cookie: logged in already (the session, not the page,
+    // says who she is), and the server calls her messages carol's.
+    const second = await openChat(page.context(), server.port);
+    await second.waitForSelector('body[data-user="carol"]');
+    assert.deepEqual(await second.evaluate(() => window.chat.join('misc')), ['misc']);
+    assert.equal(await second.evaluate(() => window.chat.say('misc', 'me again')), true);
+    await waitLine(page, 'misc', 'me again');
+    const mine = (await received(page)).filter(([e]) => e === 'message').map(([, m]) => m).at(-1);
+    assert.deepEqual(mine, { room: 'misc', user: 'carol', text: 'me again' });
+    assert.deepEqual(second.pageErrors, []);
+    await second.close();
+    // Logging out: a new connection without a user, refused again.
+    await page.evaluate(() => window.chat.logout());
+    await page.waitForSelector('body:not([data-user])');
+    await page.waitForSelector('body[data-state="open"]');
+    assert.deepEqual(await page.evaluate(() => fetch('/me').then((r) => r.json())), { user: null });
+    assert.deepEqual(await page.evaluate(() => window.chat.join('misc')), { error: 'log in first' });
     assert.deepEqual(page.pageErrors, []);
     await page.close();
   });
 
   it('messages reach their room only; say outside a room is refused; leaving is announced', async () => {
-    const alice = await openChat(browser, server.port);
-    const bob = await openChat(browser, server.port);
+    const alice = await openChat(await newContext(), server.port);
+    const bob = await openChat(await newContext(), server.port);
 
     await setName(alice, 'alice');
     await joinRoom(alice, 'rust');

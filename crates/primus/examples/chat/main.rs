@@ -1,14 +1,33 @@
 //! A chat with rooms: the [`Emitter`] plugin for named events with acknowledgements, the
-//! [`Rooms`] plugin for who hears what, and a page (`index.html`, served at `/`).
+//! [`Rooms`] plugin for who hears what, the [`Session`] plugin for who is who, and a page
+//! (`index.html`, served at `/`).
 //!
 //! ```sh
 //! cargo run -p primus-rs --example chat -- --port 8080
-//! # then open http://127.0.0.1:8080/ in two browser windows
+//! # then open http://127.0.0.1:8080/ in two browser windows (or one private one)
 //! ```
 //!
 //! The server listens on 127.0.0.1 only and prints `listening <port>` once it is bound
 //! (`--port 0` picks a free port). `tests/browser/chat.test.mjs` drives two users through
 //! the page in headless Chromium.
+//!
+//! # Who is who
+//!
+//! An axum application with tower-sessions (a [`MemoryStore`]) beside Primus:
+//!
+//! | route          | what it does                                                         |
+//! |----------------|----------------------------------------------------------------------|
+//! | `GET /`        | the page                                                             |
+//! | `POST /login`  | the body (text) is the name: stored as `user` in the session, `{user}` back (400 `{error}` for a bad name) |
+//! | `POST /logout` | ends the session                                                     |
+//! | `GET /me`      | `{user}` of the session (`null` when nobody is logged in)            |
+//!
+//! Primus has the session plugin on the same store, so a spark sees the session of the
+//! cookie it connected with: its user is the user the HTTP login stored. The plugin takes
+//! that snapshot when the spark connects, so the page connects again after logging in or
+//! out. A spark without a session user may connect but `join` and `say` are refused with
+//! `{error: "log in first"}`. (There is no `hello` event any more: the name comes from
+//! the session only.)
 //!
 //! # Events
 //!
@@ -16,7 +35,6 @@
 //!
 //! | from the page                | what the server does                                        | acknowledgement        |
 //! |------------------------------|-------------------------------------------------------------|------------------------|
-//! | `hello` (name)               | remembers the user name on the spark                        | `{user}`               |
 //! | `join` (room)                | joins; the room gets `joined` `{user, room}` (joiner too)   | the spark's rooms      |
 //! | `leave` (room)               | leaves; the rest of the room gets `left` `{user, room}`     | the spark's rooms      |
 //! | `say` (room, text)           | the room (sender too) gets `message` `{room, user, text}`   | `true`                 |
@@ -27,25 +45,19 @@
 //! Limits: a name is 1 to [`MAX_NAME`] characters, a message 1 to [`MAX_TEXT`], a room
 //! name one word of at most [`MAX_ROOM_NAME`] bytes, and a user is in at most
 //! [`MAX_ROOMS`] rooms (the rooms plugin's `max_rooms_per_spark`).
-//!
-//! # Who is who
-//!
-//! For now the user name is whatever the page sends with `hello`, before anything else,
-//! and it lasts as long as the connection (the page sends it again, and joins its rooms
-//! again, when it reconnects). Nothing authenticates it: sharing the login of an HTTP
-//! session with the real-time connection is the job of a session plugin
-//! (tower-sessions) that does not exist yet.
 
+use axum::body::Body;
+use axum::routing::{get, post};
+use axum::Router;
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{header, HeaderValue, Response, StatusCode};
 use primus::plugins::emitter::{Ack, Emitter, Event, SparkEmitterExt};
 use primus::plugins::rooms::{PrimusRoomsExt, Rooms, RoomsError, SparkRoomsExt};
+use primus::plugins::session::{Session, SparkSessionExt};
 use primus::{Options, Primus, Server, Spark};
 use serde::Serialize;
 use serde_json::json;
-use std::convert::Infallible;
-use std::task::{Context, Poll};
+use tower_sessions::{MemoryStore, Session as HttpSession, SessionManagerLayer};
 
 /// Longest user name, in characters.
 const MAX_NAME: usize = 32;
@@ -59,12 +71,10 @@ const MAX_ROOMS: usize = 10;
 /// The page, served at `/`.
 const PAGE: &str = include_str!("index.html");
 
-/// The user name of a spark, set by its `hello` event.
-#[derive(Clone, Default)]
-struct User(Option<String>);
-
+/// The user of a spark: `user` of the session it connected with (the session plugin
+/// takes a snapshot of it then; logging in or out later needs a new connection).
 fn user_of(spark: &Spark) -> Option<String> {
-    spark.state::<User>().and_then(|u| u.0)
+    spark.session().and_then(|s| s.get::<String>("user"))
 }
 
 /// What the server sends about a room.
@@ -157,35 +167,10 @@ fn join_error(e: &RoomsError) -> String {
     }
 }
 
-/// `hello` (name): set the user name, once per connection (the same name again is fine).
-fn on_hello(spark: &Spark, event: Event) {
-    let name = match string_arg(&event, 0, "the name") {
-        Ok(name) => name,
-        Err(e) => return refuse(&event, e),
-    };
-    let len = name.chars().count();
-    if len == 0 {
-        return refuse(&event, "the name is empty");
-    }
-    if len > MAX_NAME {
-        return refuse(&event, format!("a name is at most {MAX_NAME} characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return refuse(&event, "the name has control characters");
-    }
-    if let Some(old) = user_of(spark) {
-        if old != name {
-            return refuse(&event, format!("you are {old} already"));
-        }
-    }
-    spark.set_state(User(Some(name.clone())));
-    reply(&event, json!({ "user": name }));
-}
-
 /// `join` (room): join it; the rooms plugin's `join_room` event tells the room.
 fn on_join(spark: &Spark, event: Event) {
     if user_of(spark).is_none() {
-        return refuse(&event, "say hello first");
+        return refuse(&event, "log in first");
     }
     let room = match room_arg(&event) {
         Ok(room) => room,
@@ -213,7 +198,7 @@ fn on_leave(spark: &Spark, event: Event) {
 /// `say` (room, text): a message to every member of the room, the sender too.
 fn on_say(spark: &Spark, event: Event) {
     let Some(user) = user_of(spark) else {
-        return refuse(&event, "say hello first");
+        return refuse(&event, "log in first");
     };
     let room = match room_arg(&event) {
         Ok(room) => room,
@@ -276,17 +261,15 @@ fn rooms() -> Rooms {
 type EventHandler = fn(&Spark, Event);
 
 /// The chat server: both plugins and the four events.
-fn chat() -> Result<Primus, Box<dyn std::error::Error>> {
+fn chat(store: MemoryStore) -> Result<Primus, Box<dyn std::error::Error>> {
     let primus = Primus::new(Options::default())?;
+    // The same store as the HTTP routes: a spark sees the session of its cookie.
+    primus.plugin("session", Session::new(store))?;
     primus.plugin("emitter", Emitter::default())?;
     primus.plugin("rooms", rooms())?;
     primus.on_connection(|spark| {
-        let events: [(&str, EventHandler); 4] = [
-            ("hello", on_hello),
-            ("join", on_join),
-            ("leave", on_leave),
-            ("say", on_say),
-        ];
+        let events: [(&str, EventHandler); 3] =
+            [("join", on_join), ("leave", on_leave), ("say", on_say)];
         for (name, handler) in events {
             if let Err(e) = spark.on_event(name, handler) {
                 tracing::error!(event = name, error = %e, "could not listen to a chat event");
@@ -296,41 +279,98 @@ fn chat() -> Result<Primus, Box<dyn std::error::Error>> {
     Ok(primus)
 }
 
-/// The HTTP application beside Primus: the page at `/`, 404 for anything else.
-#[derive(Clone)]
-struct Page(Bytes);
-
-impl<B> tower_service::Service<Request<B>> for Page {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+/// A user name from the login form: the same checks `hello` did before sessions.
+fn check_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim().to_string();
+    let len = name.chars().count();
+    if len == 0 {
+        return Err("the name is empty".into());
     }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let (status, content_type, body) = match (req.method(), req.uri().path()) {
-            (&Method::GET | &Method::HEAD, "/" | "/index.html") => {
-                (StatusCode::OK, "text/html; charset=utf-8", self.0.clone())
-            }
-            _ => (
-                StatusCode::NOT_FOUND,
-                "text/plain; charset=utf-8",
-                Bytes::from_static(b"not found"),
-            ),
-        };
-        let mut res = Response::new(Full::new(body));
-        *res.status_mut() = status;
-        let headers = res.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        std::future::ready(Ok(res))
+    if len > MAX_NAME {
+        return Err(format!("a name is at most {MAX_NAME} characters"));
     }
+    if name.chars().any(char::is_control) {
+        return Err("the name has control characters".into());
+    }
+    Ok(name)
+}
+
+/// A JSON answer with a status.
+fn json_response(status: StatusCode, value: serde_json::Value) -> Response<Body> {
+    let mut res = Response::new(Body::from(value.to_string()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// `POST /login`, the body the name as text: `user` in the session, `{user}` back.
+async fn login(session: HttpSession, body: String) -> Response<Body> {
+    let name = match check_name(&body) {
+        Ok(name) => name,
+        Err(e) => return json_response(StatusCode::BAD_REQUEST, json!({ "error": e })),
+    };
+    // A new session id at login (no session fixation).
+    if let Err(e) = session.cycle_id().await {
+        tracing::warn!(error = %e, "could not renew the session id");
+    }
+    match session.insert("user", &name).await {
+        Ok(()) => json_response(StatusCode::OK, json!({ "user": name })),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not store the session");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "error": "could not store the session" }),
+            )
+        }
+    }
+}
+
+/// `POST /logout`: the session goes.
+async fn logout(session: HttpSession) -> Response<Body> {
+    if let Err(e) = session.flush().await {
+        tracing::warn!(error = %e, "could not end the session");
+    }
+    json_response(StatusCode::OK, json!({ "user": null }))
+}
+
+/// `GET /me`: `{user}` from the session (`null` when nobody is logged in).
+async fn me(session: HttpSession) -> Response<Body> {
+    let user: Option<String> = session.get("user").await.ok().flatten();
+    json_response(StatusCode::OK, json!({ "user": user }))
+}
+
+/// The HTTP application beside Primus: the page at `/`, the login routes, 404 for the rest.
+fn app(page: String, store: MemoryStore) -> Router {
+    let page = Bytes::from(page);
+    Router::new()
+        .route(
+            "/",
+            get(move || {
+                let page = page.clone();
+                async move {
+                    let mut res = Response::new(Body::from(page));
+                    let headers = res.headers_mut();
+                    headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=utf-8"),
+                    );
+                    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                    headers.insert(
+                        header::X_CONTENT_TYPE_OPTIONS,
+                        HeaderValue::from_static("nosniff"),
+                    );
+                    res
+                }
+            }),
+        )
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+        .layer(SessionManagerLayer::new(store).with_secure(false))
 }
 
 #[tokio::main]
@@ -345,11 +385,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(p) => p.parse().map_err(|e| format!("--port {p}: {e}"))?,
         None => 8080,
     };
-    let primus = chat()?;
-    let page = Page(Bytes::from(PAGE.replace(
-        "/primus/primus.js",
-        &format!("{}/primus.js", primus.pathname()),
-    )));
+    let store = MemoryStore::default();
+    let primus = chat(store.clone())?;
+    let page = app(
+        PAGE.replace(
+            "/primus/primus.js",
+            &format!("{}/primus.js", primus.pathname()),
+        ),
+        store,
+    );
     let running = Server::bind(primus, ([127, 0, 0, 1], port).into())
         .iknowhttpsisbetter(true)
         .app(page)
