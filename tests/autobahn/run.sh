@@ -43,19 +43,10 @@ missing() {
 }
 
 # --- Python 2.7 -------------------------------------------------------------------------
-# Candidates in order; the first that really is 2.7 wins (a pyenv shim named python2.7
-# can be on PATH and still fail when no 2.7 is selected).
-is27() { "$@" -c 'import sys; assert sys.version_info[:2] == (2, 7)' >/dev/null 2>&1; }
-py=()
-if [[ -n "${AUTOBAHN_PYTHON:-}" ]]; then
-  py=("$AUTOBAHN_PYTHON")
-elif command -v python2.7 >/dev/null 2>&1 && is27 python2.7; then
-  py=(python2.7)
-elif command -v pyenv >/dev/null 2>&1; then
-  v="$(pyenv versions --bare 2>/dev/null | grep -E '^2\.7(\.[0-9]+)?$' | sort -t. -k3 -n | tail -n 1 || true)"
-  if [[ -n "$v" ]]; then py=(env "PYENV_VERSION=$v" python); fi
-fi
-if [[ ${#py[@]} -eq 0 ]] || ! is27 "${py[@]}"; then
+# shellcheck source=../lib/python27.sh
+source "$root/tests/lib/python27.sh"
+find_python27 "${AUTOBAHN_PYTHON:-}"
+if [[ ${#py[@]} -eq 0 ]]; then
   missing "CPython 2.7 (autobahntestsuite 0.8.2 runs on Python 2.7 only)" \
     "Install one of:" \
     "  pyenv:   pyenv install 2.7.18   (found by this script; its ssl module must build, pip needs HTTPS)" \
@@ -74,17 +65,7 @@ stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 if [[ ! -x "$venv/bin/wstest" || "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
   echo "autobahn: building $venv (Python 2.7, pinned requirements.txt) ..."
-  rm -rf "$venv"
-  # Python 2.7 has no `venv` module: run virtualenv 20.15.1 (the last release that runs on
-  # 2.7) from a private directory rather than installing it into the interpreter.
-  if [[ ! -f "$boot/virtualenv/__init__.py" ]]; then
-    rm -rf "$boot"
-    timeout 300 "${py[@]}" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
-      --target "$boot" 'virtualenv==20.15.1' ||
-      missing "virtualenv 20.15.1 from PyPI" "pip could not install it into $boot: is PyPI reachable?"
-  fi
-  VIRTUALENV_OVERRIDE_APP_DATA="$boot/app-data" PYTHONPATH="$boot" \
-    timeout 300 "${py[@]}" -m virtualenv --quiet --no-download --no-periodic-update "$venv"
+  python27_virtualenv "$venv" "$boot"
   timeout 900 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
     --no-deps -r "$req" ||
     missing "the pinned packages in $req" "pip failed (see above): PyPI, gcc and the Python 2.7 headers are needed"

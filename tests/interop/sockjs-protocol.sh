@@ -52,19 +52,10 @@ if [[ ! -f "$suite/$file" || ! -f "$suite/utils.py" ]]; then
     "Do not commit it: .cache/ is gitignored."
 fi
 
-# Python 2.7: the first candidate that really is 2.7 (a pyenv shim named python2.7 can be
-# on PATH and still fail when no 2.7 is selected).
-is27() { "$@" -c 'import sys; assert sys.version_info[:2] == (2, 7)' >/dev/null 2>&1; }
-py=()
-if [[ -n "${SOCKJS_PYTHON:-}" ]]; then
-  py=("$SOCKJS_PYTHON")
-elif command -v python2.7 >/dev/null 2>&1 && is27 python2.7; then
-  py=(python2.7)
-elif command -v pyenv >/dev/null 2>&1; then
-  v="$(pyenv versions --bare 2>/dev/null | grep -E '^2\.7(\.[0-9]+)?$' | sort -t. -k3 -n | tail -n 1 || true)"
-  if [[ -n "$v" ]]; then py=(env "PYENV_VERSION=$v" python); fi
-fi
-if [[ ${#py[@]} -eq 0 ]] || ! is27 "${py[@]}"; then
+# shellcheck source=../lib/python27.sh
+source "$root/tests/lib/python27.sh"
+find_python27 "${SOCKJS_PYTHON:-}"
+if [[ ${#py[@]} -eq 0 ]]; then
   missing "CPython 2.7 (the suite is Python 2 code)" \
     "Install one of:" \
     "  pyenv:   pyenv install 2.7.18   (found by this script; its ssl module must build, pip needs HTTPS)" \
@@ -78,17 +69,7 @@ fi
 want="$(printf '%s\n' "${pins[@]}" | sha256sum | cut -d' ' -f1)"
 if [[ ! -x "$venv/bin/python" || "$(cat "$venv/.pins.sha256" 2>/dev/null || true)" != "$want" ]]; then
   echo "sockjs-protocol: building $venv (Python 2.7: ${pins[*]})"
-  rm -rf "$venv"
-  # Python 2.7 has no `venv` module: virtualenv 20.15.1, the last release that runs on 2.7,
-  # from a private directory.
-  if [[ ! -f "$boot/virtualenv/__init__.py" ]]; then
-    rm -rf "$boot"
-    timeout 300 "${py[@]}" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
-      --target "$boot" 'virtualenv==20.15.1' ||
-      missing "virtualenv 20.15.1 from PyPI" "pip could not install it into $boot"
-  fi
-  VIRTUALENV_OVERRIDE_APP_DATA="$boot/app-data" PYTHONPATH="$boot" \
-    timeout 300 "${py[@]}" -m virtualenv --quiet --no-download --no-periodic-update "$venv"
+  python27_virtualenv "$venv" "$boot"
   timeout 600 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
     --no-deps "${pins[@]}" || missing "the pinned packages" "pip failed: ${pins[*]}"
   "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null ||
