@@ -109,16 +109,8 @@ async fn main() {
         .start()
         .await
         .unwrap_or_else(|e| usage(&e.to_string()));
-    println!("listening {}", running.local_addr().port());
-    let stop = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-    };
-    if let Err(e) = running.run_until(stop).await {
+    primus_e2e::announce(running.local_addr());
+    if let Err(e) = running.run_until(primus_e2e::shutdown_signal()).await {
         usage(&e.to_string());
     }
 }
