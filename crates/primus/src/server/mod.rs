@@ -13,12 +13,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod broadcast;
 mod heartbeat;
 mod id;
 pub(crate) mod registry;
 pub(crate) mod spark;
 mod transform;
 
+pub use broadcast::{Audience, Broadcast};
 pub use transform::Transformed;
 
 use crate::error::{BoxError, PrimusError, SparkError, WriteError};
@@ -27,7 +29,6 @@ use crate::transformers::Transformer;
 use futures_util::future::BoxFuture;
 use futures_util::Stream;
 use primus_core::parser::{self, SharedParser};
-use primus_core::Frame;
 use registry::{HandlerList, Registry, SparkHandler};
 use serde::Serialize;
 use spark::SparkConn;
@@ -125,6 +126,10 @@ pub(crate) struct Inner {
     disconnection: HandlerList<SparkHandler>,
     close: HandlerList<CloseHandler>,
     log: HandlerList<LogHandler>,
+    /// Forwarders of broadcasts (see [`broadcast`]).
+    pub(crate) broadcast: HandlerList<broadcast::BroadcastHandler>,
+    /// The rooms plugin's member lookup, for [`Primus::deliver`] of room broadcasts.
+    pub(crate) room_members: std::sync::RwLock<Option<Arc<broadcast::RoomMembers>>>,
     heartbeat_started: AtomicBool,
     destroyed: AtomicBool,
     /// Flipped to `true` by `destroy({close: true})`; standalone servers watch it.
@@ -195,6 +200,8 @@ impl Primus {
                 disconnection: HandlerList::default(),
                 close: HandlerList::default(),
                 log: HandlerList::default(),
+                broadcast: HandlerList::default(),
+                room_members: std::sync::RwLock::new(None),
                 heartbeat_started: AtomicBool::new(false),
                 destroyed: AtomicBool::new(false),
                 shutdown: watch::Sender::new(false),
@@ -323,25 +330,18 @@ impl Primus {
 
     /// Broadcast a message to every connected spark. The message is encoded once and the
     /// bytes are shared. A spark whose outgoing queue is full is disconnected as too slow
-    /// (it can reconnect). Returns how many sparks the message was queued for.
+    /// (it can reconnect). Returns how many sparks the message was queued for here; the
+    /// [`on_broadcast`](Self::on_broadcast) handlers (a cluster) then take it further.
     pub fn write<T: Serialize + ?Sized>(&self, data: &T) -> Result<usize, WriteError> {
-        if !self.inner.transforms.outgoing.is_empty() {
-            // Transforms may change the message per spark: no shared encoding.
-            if self.inner.transforms.outgoing.has_async() {
-                return Err(WriteError::AsyncTransform);
+        let frame = self.inner.shared_frame(data)?;
+        let mut sent = 0;
+        for spark in self.inner.registry.snapshot() {
+            if self.inner.write_one(&spark, frame.as_ref(), data) {
+                sent += 1;
             }
-            let mut sent = 0;
-            for spark in self.inner.registry.snapshot() {
-                match spark.write(data) {
-                    Ok(()) => sent += 1,
-                    Err(WriteError::Full) => self.inner.end_slow(&spark),
-                    Err(_) => {}
-                }
-            }
-            return Ok(sent);
         }
-        let frame = self.inner.parser.encode(&data)?;
-        Ok(self.inner.broadcast_frame(&frame))
+        self.inner.forward(Audience::All, frame, data)?;
+        Ok(sent)
     }
 
     /// Broadcast, waiting for room in each spark's queue and running async outgoing
@@ -442,19 +442,6 @@ impl Primus {
 }
 
 impl Inner {
-    /// Queue a shared frame on every open spark; end the ones whose queue is full.
-    pub(crate) fn broadcast_frame(&self, frame: &Frame) -> usize {
-        let mut sent = 0;
-        for spark in self.registry.snapshot() {
-            match spark.write_frame(frame.clone()) {
-                Ok(()) => sent += 1,
-                Err(WriteError::Full) => self.end_slow(&spark),
-                Err(_) => {}
-            }
-        }
-        sent
-    }
-
     /// A broadcast found this spark's queue full: it is too slow, end it.
     pub(crate) fn end_slow(&self, spark: &Spark) {
         let limit = self.options.queue_size;

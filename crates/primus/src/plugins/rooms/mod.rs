@@ -69,6 +69,7 @@ pub use adapter::{glob_match, MemoryAdapter, RoomsAdapter};
 use crate::error::{BoxError, WriteError};
 use crate::plugin::Plugin;
 use crate::server::registry::HandlerList;
+use crate::server::Audience;
 use crate::{Primus, Spark};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -386,6 +387,17 @@ impl Plugin for Rooms {
             active: AtomicBool::new(true),
         });
         primus.set_state(Handle(shared.clone()));
+        // Room broadcasts made on other servers are delivered here by member lookup.
+        let weak = Arc::downgrade(&shared);
+        *primus
+            .inner
+            .room_members
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(move |rooms, except| {
+            weak.upgrade().map_or_else(Vec::new, |s| {
+                s.adapter.members_of_any(rooms, except, s.wildcards)
+            })
+        }));
         // Leave every room when a spark ends (runs after the spark's own end handlers).
         let weak = Arc::downgrade(&shared);
         primus.on_disconnection(move |spark| {
@@ -401,6 +413,11 @@ impl Plugin for Rooms {
     fn unplug(&self, primus: &Primus) {
         if let Some(Handle(shared)) = primus.take_state::<Handle>() {
             shared.active.store(false, Ordering::Release);
+            *primus
+                .inner
+                .room_members
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = None;
             primus.for_each(|spark| {
                 shared.adapter.del_all(spark.id());
             });
@@ -691,34 +708,25 @@ impl RoomTarget {
     /// With outgoing transforms registered, each member's copy goes through them (sync
     /// ones only: with async ones this returns [`WriteError::AsyncTransform`]).
     pub fn write<T: Serialize + ?Sized>(&self, data: &T) -> Result<usize, WriteError> {
-        let ids = self.members();
-        if ids.is_empty() {
+        if self.rooms.is_empty() {
             return Ok(0);
         }
         let inner = &self.primus.inner;
-        let transforms = &inner.transforms.outgoing;
-        let frame = if transforms.is_empty() {
-            Some(inner.parser.encode(&data)?)
-        } else if transforms.has_async() {
-            return Err(WriteError::AsyncTransform);
-        } else {
-            None
-        };
+        let frame = inner.shared_frame(data)?;
         let mut sent = 0;
-        for id in &ids {
-            let Some(spark) = self.primus.spark(id) else {
-                continue;
-            };
-            let result = match &frame {
-                Some(frame) => spark.write_frame(frame.clone()),
-                None => spark.write(data),
-            };
-            match result {
-                Ok(()) => sent += 1,
-                Err(WriteError::Full) => inner.end_slow(&spark),
-                Err(_) => {}
+        for id in &self.members() {
+            if let Some(spark) = self.primus.spark(id) {
+                if inner.write_one(&spark, frame.as_ref(), data) {
+                    sent += 1;
+                }
             }
         }
+        // Other servers (a cluster) resolve the rooms among their own sparks.
+        let audience = Audience::Rooms {
+            rooms: self.rooms.clone(),
+            except: self.except.clone(),
+        };
+        inner.forward(audience, frame, data)?;
         Ok(sent)
     }
 }
