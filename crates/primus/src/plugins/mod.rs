@@ -3,9 +3,12 @@
 //! the plugin is added). Each is written on the public extension points
 //! ([`Plugin`](crate::plugin::Plugin), transforms, spark state).
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod common;
 pub mod emitter;
 pub mod multiplex;
+pub mod omega;
 pub mod responder;
 pub mod rooms;
 #[cfg(feature = "session")]
