@@ -188,14 +188,11 @@ where
 pub(crate) async fn handle(server: Arc<Inner>, req: HttpRequest) -> HttpResponse {
     let upgrade = is_upgrade(&req);
     let (head, body) = req.into_parts();
-    let ctx = Ctx {
-        head,
-        response_headers: http::HeaderMap::new(),
-        upgrade,
-    };
+    let ctx = Ctx::new(head, upgrade, body);
     match server.middleware.run(ctx).await {
         Flow::Respond(res) => res,
-        Flow::Next(ctx) => {
+        Flow::Next(mut ctx) => {
+            let body = ctx.take_body();
             let req = Request::from_parts(ctx.head, body);
             let mut res = server.transformer.handle(&server, req).await;
             apply_headers(&mut res, &ctx.response_headers);

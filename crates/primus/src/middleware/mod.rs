@@ -8,7 +8,10 @@
 //!
 //! A layer works on a [`Ctx`]: the request head (method, URI, headers, extensions — put
 //! what you learn there and sparks see it in [`SparkInfo::extensions`](crate::SparkInfo))
-//! and the headers to add to whatever response is finally sent.
+//! and the headers to add to whatever response is finally sent. An async layer that
+//! answers a request with a body (an HTTP API under the pathname) reads it with
+//! [`Ctx::body`], up to a size limit; the bytes stay in the request for later layers and
+//! the transformer.
 //!
 //! ```
 //! use primus::middleware::{Ctx, Flow};
@@ -40,14 +43,16 @@ pub(crate) use builtin::resolve as resolve_address;
 pub use cors::Cors;
 pub use tower_adapter::{Continue, LayerBody};
 
-use crate::service::{HttpResponse, ResponseBody};
-use bytes::Bytes;
+use crate::error::BoxError;
+use crate::service::{HttpResponse, RequestBody, ResponseBody};
+use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use http::request::Parts;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, BodyStream, Empty, Full, StreamBody};
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What a layer sees and may change.
 #[derive(Debug)]
@@ -60,10 +65,152 @@ pub struct Ctx {
     pub response_headers: HeaderMap,
     /// Whether the request asks for a connection upgrade.
     pub upgrade: bool,
+    /// The request body, read with [`Ctx::body`]; the transformer gets it afterwards.
+    body: BodySlot,
+}
+
+/// The request body while the layers run (a `Mutex` only so that `Ctx` stays `Sync`; it
+/// is reached through `&mut`, never locked under contention).
+struct BodySlot(Mutex<Option<RequestBody>>);
+
+impl fmt::Debug for BodySlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Body")
+    }
+}
+
+/// Why [`Ctx::body`] gave no body.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The body is longer than the limit (by its `Content-Length`, or once that many
+    /// bytes arrived).
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit that was passed to [`Ctx::body`].
+        limit: usize,
+    },
+    /// Reading the body failed (the client went away, bad chunked encoding, ...).
+    #[error("cannot read the request body: {0}")]
+    Read(#[source] BoxError),
+}
+
+fn empty_body() -> RequestBody {
+    Empty::new().map_err(|e| match e {}).boxed_unsync()
+}
+
+impl Ctx {
+    /// A context for a request, before any layer ran.
+    pub(crate) fn new(head: Parts, upgrade: bool, body: RequestBody) -> Ctx {
+        Ctx {
+            head,
+            response_headers: HeaderMap::new(),
+            upgrade,
+            body: BodySlot(Mutex::new(Some(body))),
+        }
+    }
+
+    /// Take the body for the transformer (an empty one if it is gone).
+    pub(crate) fn take_body(&mut self) -> RequestBody {
+        self.slot().take().unwrap_or_else(empty_body)
+    }
+
+    fn slot(&mut self) -> &mut Option<RequestBody> {
+        self.body.0.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Read the whole request body, at most `limit` bytes of it, for a layer that answers
+    /// the request itself. The bytes read are put back in front of whatever was not
+    /// read, so later layers and the transformer still see the whole body, and calling
+    /// this again gives the same bytes.
+    ///
+    /// A body longer than `limit` is [`BodyError::TooLarge`]: refused by its
+    /// `Content-Length` before reading anything, or after reading at most `limit` bytes
+    /// plus one chunk. Only await this on requests the layer means to answer: it waits
+    /// for the client to send the body.
+    ///
+    /// ```
+    /// use primus::middleware::{response, BodyError, Ctx, Flow, Runs};
+    /// use http::StatusCode;
+    /// # let primus = primus::Primus::new(primus::Options::default()).unwrap();
+    /// // An echo endpoint at /primus/echo, for bodies of up to 1 KiB.
+    /// primus.use_async_at("echo", Runs::HTTP, None, |mut ctx: Ctx| async move {
+    ///     if ctx.head.uri.path() != "/primus/echo" {
+    ///         return Flow::Next(ctx);
+    ///     }
+    ///     Flow::Respond(match ctx.body(1024).await {
+    ///         Ok(body) => response(StatusCode::OK, "application/octet-stream", body),
+    ///         Err(BodyError::TooLarge { .. }) => {
+    ///             response(StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "too large")
+    ///         }
+    ///         Err(e) => response(StatusCode::BAD_REQUEST, "text/plain", e.to_string()),
+    ///     })
+    /// });
+    /// ```
+    pub async fn body(&mut self, limit: usize) -> Result<Bytes, BodyError> {
+        let declared = self
+            .head
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(BodyError::TooLarge { limit });
+        }
+        let mut body = self.take_body();
+        let mut buf = BytesMut::new();
+        let mut trailers = None;
+        let result = loop {
+            match body.frame().await {
+                None => break Ok(()),
+                Some(Err(e)) => break Err(BodyError::Read(e)),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => {
+                        buf.extend_from_slice(&data);
+                        if buf.len() > limit {
+                            break Err(BodyError::TooLarge { limit });
+                        }
+                    }
+                    Err(frame) => {
+                        if let Ok(t) = frame.into_trailers() {
+                            trailers = Some(t);
+                        }
+                    }
+                },
+            }
+        };
+        let bytes = buf.freeze();
+        let replaced = match (&result, trailers) {
+            (Ok(()), None) => Full::new(bytes.clone())
+                .map_err(|e| match e {})
+                .boxed_unsync(),
+            (_, trailers) => {
+                let mut frames = Vec::new();
+                if !bytes.is_empty() {
+                    frames.push(Ok(http_body::Frame::data(bytes.clone())));
+                }
+                if let Some(t) = trailers {
+                    frames.push(Ok(http_body::Frame::trailers(t)));
+                }
+                let read = futures_util::stream::iter(frames);
+                if matches!(result, Err(BodyError::TooLarge { .. })) {
+                    use futures_util::StreamExt;
+                    StreamBody::new(read.chain(BodyStream::new(body))).boxed_unsync()
+                } else {
+                    StreamBody::new(read).boxed_unsync()
+                }
+            }
+        };
+        *self.slot() = Some(replaced);
+        result.map(|()| bytes)
+    }
 }
 
 /// What a layer decides.
 #[derive(Debug)]
+// `Next` is the common case and moves from layer to layer; boxing it would allocate per
+// layer and request to save moving a few hundred bytes.
+#[allow(clippy::large_enum_variant)]
 pub enum Flow {
     /// Go on with the next layer (and finally the transformer).
     Next(Ctx),

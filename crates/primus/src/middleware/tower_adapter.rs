@@ -10,7 +10,8 @@ use super::{text, Ctx, Flow, Layer};
 use crate::service::ResponseBody;
 use bytes::Bytes;
 
-/// Request body a tower layer sees in the stack: middleware never reads bodies.
+/// Request body a tower layer sees in the stack: none (an async layer reads the body with
+/// [`Ctx::body`](super::Ctx::body)).
 pub type LayerBody = Empty<Bytes>;
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
@@ -66,6 +67,7 @@ where
                 head,
                 mut response_headers,
                 upgrade,
+                body,
             } = ctx;
             let req = Request::from_parts(head, Empty::new());
             let ready = std::future::poll_fn(|cx| svc.poll_ready(cx))
@@ -90,6 +92,7 @@ where
                                 head,
                                 response_headers,
                                 upgrade,
+                                body,
                             })
                         }
                         None => Flow::Respond(res),
