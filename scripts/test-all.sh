@@ -17,6 +17,19 @@ if [[ ! -d tests/interop/node_modules || tests/interop/package-lock.json -nt tes
   (cd tests/interop && npm ci --no-audit --no-fund)
 fi
 
+step "redis-server (Debian's; the cluster tests start their own on free loopback ports)"
+# Pinned to the version the cluster suites were written against; if the mirror has moved
+# on, the current Debian 12 build is taken (and said so).
+REDIS_DEB_VERSION="5:7.0.15-1~deb12u7"
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "redis-server=$REDIS_DEB_VERSION" "redis-tools=$REDIS_DEB_VERSION" \
+    || { echo "redis-server $REDIS_DEB_VERSION is gone from the mirror: installing the current one" >&2
+         DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools; }
+fi
+# The package starts a system Redis on 6379; the tests never use it (nor the default port).
+redis-server --version
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -63,6 +76,9 @@ step "plugins: the npm plugins' captured frames still hold, and npm plugin clien
   MULTIPLEX_E2E_BIN="${CARGO_TARGET_DIR:-$PWD/../../target}/debug/multiplex-e2e" \
     node --test --test-concurrency=1 *.test.mjs
 )
+
+step "cluster suite: three primus-cluster-node processes + one Redis, driven by the npm primus client (tests/cluster, pinned by its lock file)"
+CLUSTER_NODE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus-cluster-node" bash tests/cluster/run.sh
 
 step "browser suite (our browser client in headless Chromium against our server)"
 bash tests/browser/run.sh

@@ -21,17 +21,29 @@ use std::time::Duration;
 /// A `redis-server` on a free loopback port, without persistence; killed on drop.
 struct Redis {
     port: u16,
+    extra: Vec<String>,
     child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Redis {
     fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut r = Redis { port, child: None };
+        Self::start_with(Vec::new())
+    }
+
+    fn start_with(extra: Vec<String>) -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            extra,
+            child: None,
+        };
         r.spawn();
         r
     }
@@ -40,6 +52,7 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -277,7 +290,7 @@ async fn redis_away_outbox_holds_then_delivers_and_a_restart_is_reported() {
         .lock()
         .unwrap()
         .iter()
-        .any(|g| g.reason == GapReason::RedisRestarted));
+        .any(|g| g.reason == GapReason::RedisReset));
 
     // Registrations came back after the empty restart.
     within_for(Duration::from_secs(5), "re-registration", async {
@@ -404,4 +417,77 @@ async fn adding_the_plugin_checks_its_options() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("at least twice the heartbeat"), "{err}");
+}
+
+#[tokio::test]
+async fn on_a_redis_cluster_too() {
+    // Three masters, no replicas, on free loopback ports; their config files go in a
+    // throw-away directory.
+    let dir = std::env::temp_dir().join(format!("primus-redis-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let masters: Vec<Redis> = (0..3)
+        .map(|i| {
+            let conf = dir.join(format!("nodes-{i}.conf"));
+            let _ = std::fs::remove_file(&conf);
+            Redis::start_with(vec![
+                "--cluster-enabled".into(),
+                "yes".into(),
+                "--cluster-config-file".into(),
+                conf.display().to_string(),
+            ])
+        })
+        .collect();
+    let addrs: Vec<String> = masters
+        .iter()
+        .map(|r| format!("127.0.0.1:{}", r.port))
+        .collect();
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli runs");
+    assert!(
+        out.status.success(),
+        "cluster create: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    within_for(Duration::from_secs(20), "cluster_state:ok", async {
+        while !masters
+            .iter()
+            .all(|m| redis_cli(m, &["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let urls: Vec<String> = masters.iter().map(Redis::url).collect();
+    let cluster = || {
+        Cluster::redis_cluster(urls.clone())
+            .prefix("rc")
+            .heartbeat(Duration::from_millis(100))
+            .ttl(Duration::from_millis(300))
+    };
+    let a = Box::pin(node(cluster())).await;
+    let b = Box::pin(node(cluster())).await;
+    let (mut wa, sa) = a.client().await;
+    let (mut wb, sb) = b.client().await;
+
+    a.primus().write("over the cluster").unwrap();
+    assert_eq!(next_text(&mut wa).await, "\"over the cluster\"");
+    assert_eq!(next_text(&mut wb).await, "\"over the cluster\"");
+    sb.join("r").unwrap();
+    a.primus().room("r").write("room").unwrap();
+    assert_eq!(next_text(&mut wb).await, "\"room\"");
+    nothing_before_marker(&mut wa, &sa).await;
+    let cluster_a = a.primus().cluster().unwrap();
+    let node_b = b.primus().cluster().unwrap().node_id().to_string();
+    within("the registry", async {
+        while cluster_a.locate(sb.id()).await.ok().flatten().as_deref() != Some(&node_b) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    drop(masters);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -123,6 +123,14 @@ fn contract(spark: &Spark, name: &Arc<str>, cluster: &ClusterHandle) {
 
 #[tokio::main]
 async fn main() {
+    // Warnings and up on stderr (RUST_LOG overrides): a cluster's trouble must be visible.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let (mut port, mut redis, mut name, mut prefix) = (0u16, None, "node".to_string(), None);
     let (mut omega_user, mut omega_pass) = (None, None);
     let (mut heartbeat, mut ttl) = (None, None);

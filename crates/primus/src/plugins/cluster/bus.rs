@@ -489,15 +489,22 @@ pub(crate) fn decode(e: &StreamId) -> Option<Entry> {
     })
 }
 
-/// Redis's `run_id`, which changes when it restarts.
-async fn run_id(conn: &mut Conn) -> Result<String, redis::RedisError> {
-    let info: String = redis::cmd("INFO").arg("server").query_async(conn).await?;
-    Ok(info
-        .lines()
-        .find_map(|l| l.strip_prefix("run_id:"))
-        .unwrap_or_default()
-        .trim()
-        .to_string())
+/// The cluster's epoch: a random value stored once under `{p}:epoch` by whichever
+/// server comes first. It changes only when Redis loses the cluster's keys (a restart
+/// without persistence, a flush, a failover to an empty replica), which is exactly when
+/// entries may have been lost. (A key, not `INFO`'s `run_id`: it routes to the right
+/// node of a Redis Cluster, and a restart that kept the data is not a loss.)
+const EPOCH: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+";
+
+async fn epoch(shared: &Shared, conn: &mut Conn) -> Result<String, redis::RedisError> {
+    redis::Script::new(EPOCH)
+        .key(shared.keys.epoch())
+        .arg(format!("{:032x}", rand::random::<u128>()))
+        .invoke_async(conn)
+        .await
 }
 
 /// The id of the stream's newest entry (`0-0` when it has none): where a new reader
@@ -544,7 +551,7 @@ pub(crate) async fn read(shared: Arc<Shared>, target: Target) {
                 continue;
             }
         };
-        let run = match run_id(&mut conn).await {
+        let run = match epoch(&shared, &mut conn).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(error = %e, "cluster: reader cannot reach Redis yet");
@@ -558,13 +565,13 @@ pub(crate) async fn read(shared: Arc<Shared>, target: Target) {
         }
         first = false;
         if known_run.as_ref().is_some_and(|k| *k != run) {
-            // A new Redis: its stream starts over (ids may be lower than our cursor), so
-            // read it from the start; sequence numbers skip anything seen already.
+            // Redis lost our keys: the stream starts over (ids may be lower than our
+            // cursor), so read it from the start; sequence numbers skip anything seen.
             shared.counters.restarts.fetch_add(1, Ordering::Relaxed);
             shared.report_gap(Gap {
                 origin: None,
                 missed: None,
-                reason: GapReason::RedisRestarted,
+                reason: GapReason::RedisReset,
             });
             cursor = Some("0-0".into());
         }

@@ -51,7 +51,8 @@
 //!   catch up on (entries trimmed from the stream, a Redis restart without persistence
 //!   that lost entries, entries dropped by a sender's outbox) shows as a hole in a
 //!   sender's sequence and is reported as a [`Gap`] (the `on_gap` handlers, a `warn`
-//!   log, the `gaps` and `missed` counters). A Redis restart itself is reported too.
+//!   log, the `gaps` and `missed` counters). Redis losing its data (a restart without
+//!   persistence) is reported too, as soon as a server reconnects.
 //!   Nothing is lost without one of these reports.
 //!
 //! # Registry
@@ -180,9 +181,10 @@ pub enum GapReason {
     /// A hole in a server's sequence numbers: entries were trimmed from the stream, lost
     /// in a Redis restart, or dropped from the sender's outbox.
     Sequence,
-    /// Redis restarted (its `run_id` changed): entries not yet read may be lost; any
-    /// that were show up as [`GapReason::Sequence`] gaps once their sender writes again.
-    RedisRestarted,
+    /// Redis lost the cluster's keys (a restart without persistence, a flush, a
+    /// failover to an empty replica): entries not yet read may be lost; any that were
+    /// show up as [`GapReason::Sequence`] gaps once their sender writes again.
+    RedisReset,
 }
 
 /// Counters of one server's cluster traffic, from [`ClusterHandle::stats`].
@@ -209,7 +211,8 @@ pub struct ClusterStats {
     pub outbox: u64,
     /// Times the stream reader reconnected to Redis.
     pub reconnects: u64,
-    /// Redis restarts noticed (`run_id` changes).
+    /// Times Redis was found to have lost the cluster's keys (a restart without
+    /// persistence, a flush): see [`GapReason::RedisReset`].
     pub restarts: u64,
 }
 
@@ -357,6 +360,10 @@ impl Keys {
         Keys {
             base: format!("{{{prefix}}}:"),
         }
+    }
+    /// The cluster's epoch (see the reader).
+    pub(crate) fn epoch(&self) -> String {
+        format!("{}epoch", self.base)
     }
     /// The broadcast stream.
     pub(crate) fn bus(&self) -> String {
