@@ -207,6 +207,9 @@ async fn broadcasts_rooms_and_spark_writes_cross_servers_exactly_once() {
     assert_eq!(next_text(&mut wa).await, "\"two\"");
     assert_eq!(next_text(&mut wb).await, "\"two\"");
     nothing_before_marker(&mut wb2, &sb2).await;
+    // The async broadcast goes across too.
+    assert_eq!(b.primus().send_all("waited").await.unwrap(), 2);
+    assert_eq!(next_text(&mut wa).await, "\"waited\"");
 
     let mut nodes = cluster_a.nodes().await.unwrap();
     nodes.sort();

@@ -345,24 +345,27 @@ impl Primus {
     }
 
     /// Broadcast, waiting for room in each spark's queue and running async outgoing
-    /// transforms. Returns how many sparks the message was queued for.
+    /// transforms. Returns how many sparks the message was queued for here; the
+    /// [`on_broadcast`](Self::on_broadcast) handlers then take it further (servers that
+    /// receive it run their sync transforms only).
     pub async fn send_all<T: Serialize + ?Sized>(&self, data: &T) -> Result<usize, WriteError> {
-        if self.inner.transforms.outgoing.is_empty() {
-            let frame = self.inner.parser.encode(&data)?;
-            let mut sent = 0;
-            for spark in self.inner.registry.snapshot() {
-                if spark.send_frame(frame.clone()).await.is_ok() {
-                    sent += 1;
-                }
-            }
-            return Ok(sent);
-        }
+        let transforms = &self.inner.transforms.outgoing;
+        let frame = if transforms.is_empty() || self.inner.forwarding() {
+            Some(self.inner.parser.encode(&data)?)
+        } else {
+            None
+        };
         let mut sent = 0;
         for spark in self.inner.registry.snapshot() {
-            if spark.send(data).await.is_ok() {
+            let result = match &frame {
+                Some(frame) if transforms.is_empty() => spark.send_frame(frame.clone()).await,
+                _ => spark.send(data).await,
+            };
+            if result.is_ok() {
                 sent += 1;
             }
         }
+        self.inner.forward(Audience::All, frame, data)?;
         Ok(sent)
     }
 
