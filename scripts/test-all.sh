@@ -78,7 +78,8 @@ step "plugins: the npm plugins' captured frames still hold, and npm plugin clien
 )
 
 step "cluster suite: three primus-cluster-node processes + one Redis, driven by the npm primus client (tests/cluster, pinned by its lock file)"
-CLUSTER_NODE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus-cluster-node" bash tests/cluster/run.sh
+CLUSTER_NODE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus-cluster-node" \
+  PRIMUS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus" bash tests/cluster/run.sh
 
 step "browser suite (our browser client in headless Chromium against our server)"
 bash tests/browser/run.sh

@@ -2,7 +2,8 @@
 # Cluster suite: three primus-cluster-node processes (CLUSTER_NODE_BIN, default
 # ${CARGO_TARGET_DIR:-target}/debug/primus-cluster-node) sharing one throw-away
 # redis-server on a free loopback port, driven by the official npm `primus` client
-# (pinned by package-lock.json). Redis is Debian's package.
+# (pinned by package-lock.json), and two `primus serve --redis` demo servers (PRIMUS_BIN).
+# Redis is Debian's package.
 # Extra arguments go to `node --test` (e.g. --test-name-pattern=HTTP).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -15,9 +16,10 @@ if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.
   npm ci --no-audit --no-fund
 fi
 
-# The node under test (a no-op when it is up to date).
-if [[ -z "${CLUSTER_NODE_BIN:-}" ]]; then
-  (cd ../.. && cargo build --quiet -p primus-e2e --bin primus-cluster-node)
+# The servers under test (a no-op when they are up to date): the cluster node, and the
+# `primus` binary whose `serve --redis` demo.test.mjs runs.
+if [[ -z "${CLUSTER_NODE_BIN:-}" || -z "${PRIMUS_BIN:-}" ]]; then
+  (cd ../.. && cargo build --quiet -p primus-e2e --bin primus-cluster-node -p primus-rs --bin primus)
 fi
 
 exec node --test --test-concurrency=1 "$@" *.test.mjs

@@ -85,6 +85,15 @@ struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, alias = "key", requires = "tls_cert", value_name = "PEM")]
     tls_key: Option<PathBuf>,
+    /// Join a cluster through Redis (`redis://host:port/`, `rediss://…`): broadcasts
+    /// (the demo's `broadcast:`) reach every server started with the same Redis and prefix.
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// Key prefix of the cluster in Redis (default `primus`).
+    #[cfg(feature = "cluster")]
+    #[arg(long, requires = "redis", value_name = "PREFIX")]
+    cluster_prefix: Option<String>,
 }
 
 /// A `--ping-interval` value: `None` is `off`.
@@ -216,6 +225,26 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let options = args.options()?;
     tracing::debug!(?options, "server options");
     let primus = Primus::new(options)?;
+    #[cfg(feature = "cluster")]
+    if let Some(url) = &args.redis {
+        use primus::plugins::cluster::{Cluster, PrimusClusterExt};
+        let mut cluster = Cluster::new(url.as_str());
+        if let Some(p) = &args.cluster_prefix {
+            cluster = cluster.prefix(p.as_str());
+        }
+        primus.plugin("cluster", cluster)?;
+        let handle = primus.cluster().ok_or("the cluster plugin did not start")?;
+        tracing::info!(node = handle.node_id(), "joining the cluster at {url}");
+        if tokio::time::timeout(Duration::from_secs(10), handle.ready())
+            .await
+            .is_err()
+        {
+            // Not fatal: the cluster keeps trying, and local sparks are served meanwhile.
+            tracing::warn!(
+                "Redis at {url} is not reachable yet; serving local sparks and retrying"
+            );
+        }
+    }
     demo(&primus);
     let page = demo::Page::new(primus.clone());
     let mut server = Server::bind(primus, SocketAddr::new(args.host, args.port)).app(page);
