@@ -494,3 +494,41 @@ async fn on_a_redis_cluster_too() {
     drop(masters);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_server_started_before_redis_serves_its_sparks_and_joins_later() {
+    let mut redis = Redis {
+        port: free_port(),
+        extra: Vec::new(),
+        child: None,
+    };
+    let primus = Primus::new(quiet()).unwrap();
+    primus.plugin("cluster", fast(&redis.url(), "t5")).unwrap();
+    let sparks = Arc::new(Mutex::new(Vec::new()));
+    let s = sparks.clone();
+    primus.on_connection(move |spark| s.lock().unwrap().push(spark));
+    let a = Node {
+        server: Box::pin(TestServer::serve(primus)).await,
+        sparks,
+    };
+    let (mut wa, sa) = a.client().await;
+    let cluster = a.primus().cluster().unwrap();
+    // No Redis yet: local traffic flows, the rest waits.
+    assert_eq!(a.primus().write("local first").unwrap(), 1);
+    assert_eq!(next_text(&mut wa).await, "\"local first\"");
+    let (_, receipt) = cluster.write("for later").unwrap();
+    assert_eq!(next_text(&mut wa).await, "\"for later\"");
+    assert!(!cluster.stats().connected);
+
+    redis.spawn();
+    within_for(Duration::from_secs(10), "joining", cluster.ready()).await;
+    within_for(Duration::from_secs(10), "the receipt", receipt)
+        .await
+        .unwrap();
+    within_for(Duration::from_secs(5), "its spark registered", async {
+        while cluster.locate(sa.id()).await.ok().flatten().is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}

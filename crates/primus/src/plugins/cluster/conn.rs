@@ -49,8 +49,16 @@ impl Target {
                     .set_max_delay(MAX_BACKOFF)
                     .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT));
-                let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
-                Ok(Conn::Single(manager))
+                // The first connection would retry forever too: bound it, so the callers'
+                // loops keep running (expiring the outbox, seeing the stop signal).
+                let first = ConnectionManager::new_with_config(client.clone(), config);
+                match tokio::time::timeout(CONNECT_TIMEOUT * 2, first).await {
+                    Ok(manager) => Ok(Conn::Single(manager?)),
+                    Err(_) => Err(redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "Redis did not answer in time",
+                    ))),
+                }
             }
             Target::Cluster(client) => Ok(Conn::Cluster(client.get_async_connection().await?)),
         }
