@@ -81,5 +81,8 @@ step "cluster suite: three primus-cluster-node processes + one Redis, driven by 
 CLUSTER_NODE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus-cluster-node" \
   PRIMUS_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus" bash tests/cluster/run.sh
 
+step "scenarios: one suite, every transformer, ours and Node's (tests/scenarios)"
+PRIMUS_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/primus-e2e-server" bash tests/scenarios/run.sh
+
 step "browser suite (our browser client in headless Chromium against our server)"
 bash tests/browser/run.sh
