@@ -188,7 +188,11 @@ describe('client logic (node --test, no browser)', () => {
     const s = new Socket('http://x.test', { manual: true });
     assert.deepEqual([s.transformer, s.parser, s.pathname, s.options.pingTimeout, s.hello], ['engine.io', 'msgpack', '/rt', false, 'hi']);
     assert.equal(s.plugin('hello').length, 1);
-    assert.throws(() => Primus.createSocket({ transformer: 'faye' }), /Unknown transformer/);
+    // faye is plain WebSocket: the websockets transport under its own name.
+    const Faye = Primus.createSocket({ transformer: 'faye' });
+    assert.equal(Faye.prototype.client, Primus.transports.websockets);
+    assert.equal(new Faye('http://x.test', { manual: true }).transformer, 'faye');
+    assert.throws(() => Primus.createSocket({ transformer: 'browserchannel' }), /Unknown transformer/);
   });
 
   it('reconnect: scheduled → reconnect → reconnected, and reconnect failed after retries', async () => {

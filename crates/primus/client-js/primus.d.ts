@@ -54,7 +54,7 @@ export interface Packet {
 export type Transform = ((packet: Packet) => boolean | void) | ((packet: Packet, done: (err?: Error | null, keep?: boolean) => void) => void);
 
 export interface SocketOptions {
-  transformer?: 'websockets' | 'engine.io' | 'sockjs' | string;
+  transformer?: 'websockets' | 'engine.io' | 'sockjs' | 'faye' | string;
   parser?: 'json' | 'msgpack' | 'ejson' | 'binary' | string;
   pathname?: string;
   authorization?: boolean;

@@ -3,7 +3,8 @@
 //! layer, with TypeScript declarations at `<pathname>/primus.d.ts`.
 //!
 //! The client is our own plain JavaScript (folder `client-js/` of this crate, embedded
-//! here at compile time): the core, every transport (websockets, engine.io, sockjs) and every
+//! here at compile time): the core, every transport (websockets, engine.io, sockjs; faye
+//! is the websockets one under another name) and every
 //! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
 //! the version, the transformer and parser it uses, the `pingTimeout` default
 //! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
@@ -35,7 +36,7 @@ const CORE: &str = include_str!("../client-js/primus.js");
 /// Transport client halves, by transformer name: those compiled in (the server only
 /// serves a transformer whose feature is on, and the library carries its transport).
 const TRANSPORTS: &[(&str, &str)] = &[
-    #[cfg(feature = "websockets")]
+    #[cfg(any(feature = "websockets", feature = "faye"))]
     (
         "websockets",
         include_str!("../client-js/transports/websockets.js"),
@@ -47,6 +48,14 @@ const TRANSPORTS: &[(&str, &str)] = &[
     ),
     #[cfg(feature = "sockjs")]
     ("sockjs", include_str!("../client-js/transports/sockjs.js")),
+];
+
+/// Transformers whose browser transport is another one's, as `(name, transport)`: faye is
+/// plain WebSocket (the native `WebSocket`; its 1000 close code is what browsers send for
+/// `close()` anyway).
+const ALIASES: &[(&str, &str)] = &[
+    #[cfg(feature = "faye")]
+    ("faye", "websockets"),
 ];
 
 /// Parser codecs, by parser name.
@@ -77,7 +86,7 @@ pub struct LibraryConfig {
     pub pathname: String,
     /// The server's version.
     pub version: String,
-    /// The transformer's name (`websockets`, `engine.io`, `sockjs`).
+    /// The transformer's name (`websockets`, `engine.io`, `sockjs`, `faye`).
     pub transformer: String,
     /// The parser's name (`json`, `msgpack`, `ejson`, `binary`).
     pub parser: String,
@@ -150,6 +159,13 @@ pub fn build(config: &LibraryConfig, plugins: &[(String, String)], format: Forma
         out.push_str(&format!("\n// ---- {name} ----\n"));
         out.push_str(code);
     }
+    for (name, transport) in ALIASES {
+        out.push_str(&format!(
+            "\nPrimus.transports[{}] = Primus.transports[{}];\n",
+            json(name),
+            json(transport)
+        ));
+    }
     out.push_str("\nPrimus.configure(");
     out.push_str(&json(config));
     out.push_str(");\n");
@@ -206,12 +222,25 @@ mod tests {
     #[test]
     fn every_transformer_and_parser_has_client_code() {
         let compiled = [
-            (cfg!(feature = "websockets"), "websockets"),
+            (
+                cfg!(any(feature = "websockets", feature = "faye")),
+                "websockets",
+            ),
             (cfg!(feature = "engineio"), "engine.io"),
             (cfg!(feature = "sockjs"), "sockjs"),
         ];
         for (on, t) in compiled {
             assert_eq!(TRANSPORTS.iter().any(|(n, _)| *n == t), on, "{t}");
+        }
+        assert_eq!(
+            ALIASES.iter().any(|(n, _)| *n == "faye"),
+            cfg!(feature = "faye")
+        );
+        for (_, transport) in ALIASES {
+            assert!(
+                TRANSPORTS.iter().any(|(n, _)| n == transport),
+                "{transport}"
+            );
         }
         for p in ["json", "msgpack", "ejson", "binary"] {
             assert!(PARSERS.iter().any(|(n, _)| *n == p), "{p}");

@@ -11,7 +11,7 @@ pub enum ClientError {
     #[error("invalid client option: {0}")]
     InvalidOptions(String),
     /// The transformer has no Rust client yet.
-    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io` and `sockjs`")]
+    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io`, `sockjs` and `faye`")]
     UnsupportedTransformer(String),
     /// The transformer exists but this build of primus-rs left it out (its Cargo feature
     /// is off).
@@ -19,7 +19,7 @@ pub enum ClientError {
         "transformer `{name}` is not compiled in: enable the `{feature}` feature of primus-rs"
     )]
     TransformerNotCompiled {
-        /// The transformer asked for (`sockjs`, `engine.io`, `websockets`).
+        /// The transformer asked for (`sockjs`, `engine.io`, `websockets`, `faye`).
         name: &'static str,
         /// The Cargo feature of primus-rs that brings it.
         feature: &'static str,

@@ -193,7 +193,8 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_speak() {
-        let spec = Spec::from_json(br#"{"pingInterval":1000,"transformer":"faye"}"#).unwrap();
+        let spec =
+            Spec::from_json(br#"{"pingInterval":1000,"transformer":"browserchannel"}"#).unwrap();
         assert!(matches!(
             spec.configure(ClientOptions::default()),
             Err(ClientError::UnsupportedTransformer(_))

@@ -1,6 +1,7 @@
 //! The transport seam: an enum over the transformers' client halves. The driver only sees
 //! [`Connection`]; adding Engine.IO or SockJS means adding a variant here and a
-//! `transformers/<name>/client.rs`.
+//! `transformers/<name>/client.rs`. Transformers that speak plain WebSocket (`faye`) share
+//! the websockets variant with their own settings.
 
 use super::url::Endpoint;
 use super::{ClientError, ClientOptions};
@@ -8,15 +9,19 @@ use super::{ClientError, ClientOptions};
 use crate::transformers::engineio;
 #[cfg(feature = "sockjs")]
 use crate::transformers::sockjs;
-#[cfg(feature = "websockets")]
+#[cfg(any(feature = "websockets", feature = "faye"))]
 use crate::transformers::websockets;
 use primus_core::Frame;
 
 /// Which transformer the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
-    #[cfg(feature = "websockets")]
-    WebSockets,
+    /// Plain WebSocket: `websockets`, and `faye` (whose close frames carry 1000).
+    #[cfg(any(feature = "websockets", feature = "faye"))]
+    WebSockets {
+        /// The status code of the client's close frame; `None`: no code, like `ws`.
+        close_code: Option<u16>,
+    },
     #[cfg(feature = "engineio")]
     EngineIo,
     #[cfg(feature = "sockjs")]
@@ -27,7 +32,11 @@ impl Transport {
     pub(crate) fn by_name(name: &str) -> Result<Self, ClientError> {
         match name.to_ascii_lowercase().as_str() {
             #[cfg(feature = "websockets")]
-            "websockets" => Ok(Transport::WebSockets),
+            "websockets" => Ok(Transport::WebSockets { close_code: None }),
+            #[cfg(feature = "faye")]
+            "faye" => Ok(Transport::WebSockets {
+                close_code: Some(crate::transformers::faye::CLOSE_CODE),
+            }),
             #[cfg(feature = "engineio")]
             "engine.io" => Ok(Transport::EngineIo),
             #[cfg(feature = "sockjs")]
@@ -46,9 +55,9 @@ impl Transport {
         options: &ClientOptions,
     ) -> Result<Connection, ClientError> {
         match self {
-            #[cfg(feature = "websockets")]
-            Transport::WebSockets => Ok(Connection::WebSockets(
-                websockets::client::connect(endpoint, options).await?,
+            #[cfg(any(feature = "websockets", feature = "faye"))]
+            Transport::WebSockets { close_code } => Ok(Connection::WebSockets(
+                websockets::client::connect(endpoint, options, close_code).await?,
             )),
             #[cfg(feature = "engineio")]
             Transport::EngineIo => Ok(Connection::EngineIo(
@@ -66,7 +75,7 @@ impl Transport {
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // one per client, never moved on a hot path
 pub(crate) enum Connection {
-    #[cfg(feature = "websockets")]
+    #[cfg(any(feature = "websockets", feature = "faye"))]
     WebSockets(websockets::client::Connection),
     #[cfg(feature = "engineio")]
     EngineIo(engineio::client::Connection),
@@ -78,7 +87,7 @@ impl Connection {
     /// The next frame, `None` when closed. Cancel safe.
     pub(crate) async fn recv(&mut self) -> Option<Result<Frame, ClientError>> {
         match self {
-            #[cfg(feature = "websockets")]
+            #[cfg(any(feature = "websockets", feature = "faye"))]
             Connection::WebSockets(c) => c.recv().await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.recv().await,
@@ -89,7 +98,7 @@ impl Connection {
 
     pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
         match self {
-            #[cfg(feature = "websockets")]
+            #[cfg(any(feature = "websockets", feature = "faye"))]
             Connection::WebSockets(c) => c.feed(frame).await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.feed(frame).await,
@@ -100,7 +109,7 @@ impl Connection {
 
     pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
         match self {
-            #[cfg(feature = "websockets")]
+            #[cfg(any(feature = "websockets", feature = "faye"))]
             Connection::WebSockets(c) => c.flush().await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.flush().await,
@@ -113,7 +122,7 @@ impl Connection {
     /// [`recv`](Self::recv) yields what the server still sends, then `None`.
     pub(crate) async fn begin_close(&mut self) {
         match self {
-            #[cfg(feature = "websockets")]
+            #[cfg(any(feature = "websockets", feature = "faye"))]
             Connection::WebSockets(c) => c.begin_close().await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.begin_close().await,
@@ -125,7 +134,7 @@ impl Connection {
     /// Close at once; what still arrives is dropped.
     pub(crate) async fn close(&mut self) {
         match self {
-            #[cfg(feature = "websockets")]
+            #[cfg(any(feature = "websockets", feature = "faye"))]
             Connection::WebSockets(c) => c.close().await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.close().await,

@@ -6,20 +6,27 @@
 //! is closed and each one drains a spark's queue in its own way.
 //!
 //! Each transformer has a Cargo feature of the same name (`websockets`, `engineio`,
-//! `sockjs`; all on by default). With a feature off, its `server` and `client` halves and
-//! its browser transport are left out; its option types stay, so `Options` reads the same
-//! config files in every build, and selecting it gives
+//! `sockjs`, `faye`; all on by default). With a feature off, its `server` and `client`
+//! halves and its browser transport are left out; its option types stay, so `Options`
+//! reads the same config files in every build, and selecting it gives
 //! [`PrimusError::TransformerNotCompiled`]. The WebSocket engine in
 //! [`websockets`]'s server half (upgrade checks, the socket type, close handling) carries
-//! engine.io's and sockjs's WebSocket transports too, so it is built in every build.
+//! engine.io's and sockjs's WebSocket transports too, so it is built in every build;
+//! [`faye`] is that server with another close code.
 
-#[cfg(not(any(feature = "websockets", feature = "engineio", feature = "sockjs")))]
+#[cfg(not(any(
+    feature = "websockets",
+    feature = "engineio",
+    feature = "sockjs",
+    feature = "faye"
+)))]
 compile_error!(
     "primus-rs needs at least one transformer: enable one of its features \
-     `websockets`, `engineio`, `sockjs`"
+     `websockets`, `engineio`, `sockjs`, `faye`"
 );
 
 pub mod engineio;
+pub mod faye;
 pub mod sockjs;
 pub mod websockets;
 
@@ -38,6 +45,9 @@ pub(crate) enum Transformer {
     SockJs(sockjs::server::Server),
     #[cfg(feature = "engineio")]
     EngineIo(engineio::server::Server),
+    /// The websockets server with faye's close code.
+    #[cfg(feature = "faye")]
+    Faye(websockets::server::Server),
 }
 
 /// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
@@ -45,6 +55,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("websockets", "websockets"),
     ("engine.io", "engineio"),
     ("sockjs", "sockjs"),
+    ("faye", "faye"),
 ];
 
 /// A lower-case transformer name's canonical name and Cargo feature, `None` when
@@ -66,6 +77,8 @@ impl Transformer {
             ))),
             #[cfg(feature = "sockjs")]
             "sockjs" => Ok(Transformer::SockJs(sockjs::server::Server::new(options)?)),
+            #[cfg(feature = "faye")]
+            "faye" => Ok(Transformer::Faye(faye::server(options))),
             other => Err(match known(other) {
                 Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
                 None => PrimusError::UnknownTransformer(other.to_string()),
@@ -82,6 +95,8 @@ impl Transformer {
             Transformer::SockJs(_) => "sockjs",
             #[cfg(feature = "engineio")]
             Transformer::EngineIo(_) => "engine.io",
+            #[cfg(feature = "faye")]
+            Transformer::Faye(_) => "faye",
         }
     }
 
@@ -94,6 +109,8 @@ impl Transformer {
             Transformer::SockJs(t) => t.handle(server, req).await,
             #[cfg(feature = "engineio")]
             Transformer::EngineIo(t) => t.handle(server, req).await,
+            #[cfg(feature = "faye")]
+            Transformer::Faye(t) => t.handle(server, req),
         }
     }
 }
@@ -108,6 +125,7 @@ mod tests {
             "websockets" => cfg!(feature = "websockets"),
             "engineio" => cfg!(feature = "engineio"),
             "sockjs" => cfg!(feature = "sockjs"),
+            "faye" => cfg!(feature = "faye"),
             other => panic!("no feature {other}"),
         }
     }
@@ -140,8 +158,8 @@ mod tests {
             ));
         }
         assert!(matches!(
-            Transformer::by_name("faye", &Options::default()),
-            Err(PrimusError::UnknownTransformer(n)) if n == "faye"
+            Transformer::by_name("browserchannel", &Options::default()),
+            Err(PrimusError::UnknownTransformer(n)) if n == "browserchannel"
         ));
     }
 }

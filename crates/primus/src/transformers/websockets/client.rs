@@ -7,9 +7,14 @@
 //! (first value of a repeated key wins, `_primuscb` replaced), and the cache buster is new
 //! on every connection attempt.
 //!
+//! The `faye` transformer's client is this transport too, closing with 1000.
+//!
 //! The cache buster and `yeast` ids serve the other transports too, so this module is
-//! built whatever the features; without `websockets` only they are used.
-#![cfg_attr(not(feature = "websockets"), allow(dead_code, unused_imports))]
+//! built whatever the features; without `websockets` and `faye` only they are used.
+#![cfg_attr(
+    not(any(feature = "websockets", feature = "faye")),
+    allow(dead_code, unused_imports)
+)]
 
 use crate::client::net::{self, BoxedIo};
 use crate::client::url::{encode_uri_component, percent_decode, Endpoint};
@@ -19,7 +24,8 @@ use primus_core::Frame;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
@@ -27,12 +33,16 @@ use tokio_tungstenite::WebSocketStream;
 #[derive(Debug)]
 pub(crate) struct Connection {
     ws: WebSocketStream<BoxedIo>,
+    /// The status code of our close frame (`None`: no code).
+    close_code: Option<u16>,
 }
 
-/// Open a connection: TCP (+TLS), then the WebSocket upgrade on the Primus URL.
+/// Open a connection: TCP (+TLS), then the WebSocket upgrade on the Primus URL. The
+/// client's close frames carry `close_code` (`None`: no code, like `ws`; `faye`: 1000).
 pub(crate) async fn connect(
     endpoint: &Endpoint,
     options: &ClientOptions,
+    close_code: Option<u16>,
 ) -> Result<Connection, ClientError> {
     let url = url(endpoint, &options.pathname, &yeast());
     let uri: http::Uri = url
@@ -63,7 +73,7 @@ pub(crate) async fn connect(
     let (ws, _response) = tokio_tungstenite::client_async_with_config(request, io, Some(config))
         .await
         .map_err(|e| ClientError::Connect(e.to_string()))?;
-    Ok(Connection { ws })
+    Ok(Connection { ws, close_code })
 }
 
 impl Connection {
@@ -106,11 +116,15 @@ impl Connection {
             .map_err(|e| ClientError::Transport(e.to_string()))
     }
 
-    /// Send a close frame without a status code, as the reference client (`ws`) does;
-    /// [`recv`](Self::recv) goes on yielding what the server sends before its own close
-    /// frame, then `None`.
+    /// Send a close frame, without a status code as the reference client (`ws`) does, or
+    /// with the transformer's (`faye`: 1000); [`recv`](Self::recv) goes on yielding what the
+    /// server sends before its own close frame, then `None`.
     pub(crate) async fn begin_close(&mut self) {
-        let _ = self.ws.close(None).await;
+        let frame = self.close_code.map(|code| CloseFrame {
+            code: CloseCode::from(code),
+            reason: "".into(),
+        });
+        let _ = self.ws.close(frame).await;
     }
 
     /// Close (the same close frame; whatever still arrives is not read).

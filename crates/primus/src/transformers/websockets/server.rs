@@ -14,7 +14,7 @@
 //! The shared WebSocket engine of the other transformers lives here too (see the module
 //! docs of [`websockets`](super)); an `engine.io`-only build uses just its close handling.
 #![cfg_attr(
-    not(any(feature = "websockets", feature = "sockjs")),
+    not(any(feature = "websockets", feature = "sockjs", feature = "faye")),
     allow(dead_code, unused_imports)
 )]
 
@@ -53,6 +53,10 @@ const LINGER_MIN_BYTES: usize = 16 << 20;
 pub(crate) struct Server {
     config: WebSocketConfig,
     write_timeout: Duration,
+    /// The status code of the close frame when the spark ends without one of its own:
+    /// `None` sends a close frame with no code, as `ws` does (the peer sees 1005); the
+    /// `faye` transformer sends 1000, as `faye-websocket` does.
+    default_close: Option<u16>,
 }
 
 impl Server {
@@ -72,7 +76,15 @@ impl Server {
         Server {
             config,
             write_timeout: options.write_timeout,
+            default_close: None,
         }
+    }
+
+    /// The same server closing with `code` when the spark ends without a code of its own
+    /// (the `faye` transformer: 1000).
+    pub(crate) fn default_close(mut self, code: u16) -> Self {
+        self.default_close = Some(code);
+        self
     }
 
     pub(crate) fn handle(&self, server: &Arc<Inner>, mut req: HttpRequest) -> HttpResponse {
@@ -94,6 +106,7 @@ impl Server {
         };
         let config = self.config;
         let write_timeout = self.write_timeout;
+        let default_close = self.default_close;
         let server = server.clone();
         tokio::spawn(async move {
             match upgrade.on_upgrade.await {
@@ -104,7 +117,7 @@ impl Server {
                         Some(config),
                     )
                     .await;
-                    run(server, ws, conn, write_timeout).await;
+                    run(server, ws, conn, write_timeout, default_close).await;
                 }
                 Err(e) => conn.spark.shared.finish(
                     CloseKind::Normal,
@@ -219,7 +232,13 @@ enum Exit {
     Stalled,
 }
 
-async fn run(server: Arc<Inner>, mut ws: Socket, conn: SparkConn, write_timeout: Duration) {
+async fn run(
+    server: Arc<Inner>,
+    mut ws: Socket,
+    conn: SparkConn,
+    write_timeout: Duration,
+    default_close: Option<u16>,
+) {
     let SparkConn {
         spark,
         mut outgoing,
@@ -253,7 +272,10 @@ async fn run(server: Arc<Inner>, mut ws: Socket, conn: SparkConn, write_timeout:
                     code: CloseCode::from(code),
                     reason: reason.into(),
                 }),
-                _ => None,
+                _ => default_close.map(|code| CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "".into(),
+                }),
             }
         }
         Exit::Refused(refusal) => {
