@@ -358,6 +358,39 @@ async fn past_its_limits_the_outbox_drops_and_reports_and_receivers_see_the_gap(
     assert!(stats.gaps >= 1);
 }
 
+#[tokio::test]
+async fn reconnect_on_gap_ends_the_local_sparks_with_reconnect() {
+    let redis = Redis::start();
+    let a = Box::pin(node(fast(&redis.url(), "t6"))).await;
+    let b = Box::pin(node(fast(&redis.url(), "t6").reconnect_on_gap(true))).await;
+    let (mut wb, sb) = b.client().await;
+    a.primus().write("one").unwrap();
+    assert_eq!(next_text(&mut wb).await, "\"one\"");
+    // An entry from A with a hole before it (as after a drop or a trim).
+    let origin = a.primus().cluster().unwrap().node_id().to_string();
+    redis_cli(
+        &redis,
+        &[
+            "XADD", "{t6}:bus", "*", "o", &origin, "s", "5", "k", "a", "f", "t", "d", "\"five\"",
+        ],
+    );
+    // B ends its spark with reconnect (no primus::server::close): the client comes back
+    // and loads its state afresh rather than going on past the hole.
+    within("the spark to end", async {
+        while sb.is_open() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let frame = within("the close", Box::pin(wb.read_non_ping())).await;
+    assert_eq!(
+        frame.opcode(),
+        0x8,
+        "a close frame, without primus::server::close first"
+    );
+    assert_eq!(b.primus().cluster().unwrap().stats().missed, 3);
+}
+
 /// Run a command with `redis-cli` (Debian's redis-tools, installed with redis-server).
 fn redis_cli(redis: &Redis, args: &[&str]) -> String {
     let out = Command::new("redis-cli")

@@ -242,6 +242,7 @@ pub struct Cluster {
     retention: Duration,
     max_stream_len: usize,
     limits: bus::Limits,
+    reconnect_on_gap: bool,
     events: Arc<Events>,
 }
 
@@ -276,6 +277,7 @@ impl Cluster {
             retention: Duration::from_secs(120),
             max_stream_len: 100_000,
             limits: bus::Limits::default(),
+            reconnect_on_gap: false,
             events: Arc::default(),
         }
     }
@@ -317,6 +319,15 @@ impl Cluster {
             bytes: bytes.max(1),
             max_age,
         };
+        self
+    }
+
+    /// When this server finds it missed messages from others (a [`Gap`]), also end every
+    /// local spark **with reconnect**, so that clients come back and load their state
+    /// afresh instead of running on with a hole in it (off by default: gaps are reported
+    /// only). Clients reconnect by themselves (the official client does).
+    pub fn reconnect_on_gap(mut self, on: bool) -> Self {
+        self.reconnect_on_gap = on;
         self
     }
 
@@ -419,6 +430,7 @@ pub(crate) struct Shared {
     pub(crate) ttl: Duration,
     pub(crate) retention: Duration,
     pub(crate) max_stream_len: usize,
+    reconnect_on_gap: bool,
     /// [`READY_REGISTERED`] and [`READY_READING`] bits, set as they become true.
     pub(crate) ready: watch::Sender<u8>,
     /// Flipped to `true` to stop the tasks.
@@ -443,6 +455,19 @@ impl Shared {
             "cluster: messages from other servers were missed");
         for h in self.events.gap.snapshot().iter() {
             h(&gap);
+        }
+        if self.reconnect_on_gap {
+            if let Some(primus) = self.primus() {
+                let mut n = 0;
+                primus.for_each(|spark| {
+                    spark.close(true);
+                    n += 1;
+                });
+                tracing::warn!(
+                    sparks = n,
+                    "cluster: ended local sparks with reconnect after a gap"
+                );
+            }
         }
     }
 
@@ -497,6 +522,7 @@ impl Plugin for Cluster {
             ttl: self.ttl,
             retention: self.retention,
             max_stream_len: self.max_stream_len,
+            reconnect_on_gap: self.reconnect_on_gap,
             ready: watch::Sender::new(0),
             stop: watch::Sender::new(false),
             lookups: Mutex::new(None),
