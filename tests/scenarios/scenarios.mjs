@@ -39,12 +39,16 @@ export const TRANSFORMERS = [
   { name: 'engine.io', node: true },
   { name: 'sockjs', node: true },
   { name: 'faye', node: true },
+  // The reference's uws transformer needs the native `uws` module (Node ABI 57–64 only),
+  // and its client is the websockets one: the official client built for websockets.
+  { name: 'uws', client: 'websockets', node: 'the reference needs the native uws module (Node ABI 57-64)' },
 ];
 
-/** `{impl, transformer, label, nodeMissing}`: ours and Node's for every transformer. */
-export const TARGETS = TRANSFORMERS.flatMap(({ name, node }) => [
-  { impl: 'ours', transformer: name, label: `ours ${name}` },
-  { impl: 'node', transformer: name, label: `node ${name}`, nodeMissing: node === true ? null : node },
+/** `{impl, transformer, client, label, nodeMissing}`: ours and Node's for every transformer
+ * (`client`: the transformer the official client is built for, when it differs). */
+export const TARGETS = TRANSFORMERS.flatMap(({ name, node, client = name }) => [
+  { impl: 'ours', transformer: name, client, label: `ours ${name}` },
+  { impl: 'node', transformer: name, client, label: `node ${name}`, nodeMissing: node === true ? null : node },
 ]);
 
 /** Thrown when a scenario cannot run on a target; recorded as `n/a (reason)`. */
@@ -249,7 +253,7 @@ class Scope {
   }
 
   client(srv, { query = '', ...options } = {}) {
-    const client = makeClient(this.target.transformer, `${srv.url}/${query}`, options);
+    const client = makeClient(this.target.client, `${srv.url}/${query}`, options);
     this.cleanups.push(() => client.destroy());
     return client;
   }
@@ -352,7 +356,7 @@ export const SCENARIOS = [
     run: scenario(async (s) => {
       const srv = await s.server();
       const client = await s.open(srv);
-      assert.equal(client.readyState, socketClass(s.target.transformer).OPEN);
+      assert.equal(client.readyState, socketClass(s.target.client).OPEN);
       assert.equal(client.events('open').length, 1);
       assert.equal(await countReaches(client, 1), 1, 'primus.connected');
       assertNone(client, ['error', 'close', 'end', 'reconnect scheduled'], 0, 'after open');
@@ -438,7 +442,7 @@ export const SCENARIOS = [
       await client.waitFor('end', { since: mark });
       await sleep(700); // several reconnect delays (min 50 ms)
       assertNone(client, ['reconnect scheduled', 'reconnect', 'open', 'reconnected'], mark, 'after spark.end()');
-      assert.equal(client.readyState, socketClass(s.target.transformer).CLOSED);
+      assert.equal(client.readyState, socketClass(s.target.client).CLOSED);
       assert.equal(await countReaches(watcher, 1), 1, 'primus.connected after the end');
     }),
   },
@@ -490,7 +494,7 @@ export const SCENARIOS = [
       await refused.waitFor('end', { timeout: 10000 });
       await sleep(300);
       assertNone(refused, ['open', 'reconnected'], 0, 'a refused client');
-      assert.equal(refused.readyState, socketClass(s.target.transformer).CLOSED);
+      assert.equal(refused.readyState, socketClass(s.target.client).CLOSED);
       const allowed = await s.open(srv, { authorization: true, query: '?token=good' });
       assert.deepEqual(await roundTrip(allowed, { authorized: true }), { authorized: true });
       assert.equal(await countReaches(allowed, 1), 1, 'only the authorized client is connected');

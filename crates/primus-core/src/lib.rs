@@ -10,7 +10,7 @@
 //! - the internal `primus::` protocol messages ([`protocol`]) and reserved event names
 //!   ([`reserved`]);
 //! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]) and SockJS
-//!   frames ([`sockjs`]);
+//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]);
 //! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
@@ -27,6 +27,7 @@ pub mod protocol;
 pub mod query;
 pub mod reserved;
 pub mod sockjs;
+pub mod sse;
 pub mod value;
 
 pub use frame::Frame;

@@ -3,8 +3,8 @@
 //! layer, with TypeScript declarations at `<pathname>/primus.d.ts`.
 //!
 //! The client is our own plain JavaScript (folder `client-js/` of this crate, embedded
-//! here at compile time): the core, every transport (websockets, engine.io, sockjs; faye
-//! is the websockets one under another name) and every
+//! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse;
+//! faye is the websockets one under another name) and every
 //! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
 //! the version, the transformer and parser it uses, the `pingTimeout` default
 //! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
@@ -36,7 +36,7 @@ const CORE: &str = include_str!("../client-js/primus.js");
 /// Transport client halves, by transformer name: those compiled in (the server only
 /// serves a transformer whose feature is on, and the library carries its transport).
 const TRANSPORTS: &[(&str, &str)] = &[
-    #[cfg(any(feature = "websockets", feature = "faye"))]
+    #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
     (
         "websockets",
         include_str!("../client-js/transports/websockets.js"),
@@ -48,6 +48,8 @@ const TRANSPORTS: &[(&str, &str)] = &[
     ),
     #[cfg(feature = "sockjs")]
     ("sockjs", include_str!("../client-js/transports/sockjs.js")),
+    #[cfg(feature = "sse")]
+    ("sse", include_str!("../client-js/transports/sse.js")),
 ];
 
 /// Transformers whose browser transport is another one's, as `(name, transport)`: faye is
@@ -56,6 +58,11 @@ const TRANSPORTS: &[(&str, &str)] = &[
 const ALIASES: &[(&str, &str)] = &[
     #[cfg(feature = "faye")]
     ("faye", "websockets"),
+    // uws (also named lws): plain WebSocket, its client the websockets one.
+    #[cfg(feature = "uws")]
+    ("uws", "websockets"),
+    #[cfg(feature = "uws")]
+    ("lws", "websockets"),
 ];
 
 /// Parser codecs, by parser name.
@@ -86,7 +93,7 @@ pub struct LibraryConfig {
     pub pathname: String,
     /// The server's version.
     pub version: String,
-    /// The transformer's name (`websockets`, `engine.io`, `sockjs`, `faye`).
+    /// The transformer's name (`websockets`, `engine.io`, `sockjs`, `faye`, `sse`, …).
     pub transformer: String,
     /// The parser's name (`json`, `msgpack`, `ejson`, `binary`).
     pub parser: String,
@@ -223,11 +230,16 @@ mod tests {
     fn every_transformer_and_parser_has_client_code() {
         let compiled = [
             (
-                cfg!(any(feature = "websockets", feature = "faye")),
+                cfg!(any(
+                    feature = "websockets",
+                    feature = "faye",
+                    feature = "uws"
+                )),
                 "websockets",
             ),
             (cfg!(feature = "engineio"), "engine.io"),
             (cfg!(feature = "sockjs"), "sockjs"),
+            (cfg!(feature = "sse"), "sse"),
         ];
         for (on, t) in compiled {
             assert_eq!(TRANSPORTS.iter().any(|(n, _)| *n == t), on, "{t}");
@@ -236,6 +248,12 @@ mod tests {
             ALIASES.iter().any(|(n, _)| *n == "faye"),
             cfg!(feature = "faye")
         );
+        for uws in ["uws", "lws"] {
+            assert_eq!(
+                ALIASES.iter().any(|(n, _)| *n == uws),
+                cfg!(feature = "uws")
+            );
+        }
         for (_, transport) in ALIASES {
             assert!(
                 TRANSPORTS.iter().any(|(n, _)| n == transport),

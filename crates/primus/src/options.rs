@@ -91,6 +91,8 @@ pub struct Options {
     /// `sockjs` transformer: response limit, heartbeat and disconnect delays, websocket,
     /// JSESSIONID.
     pub sockjs: crate::transformers::sockjs::SockJsOptions,
+    /// `sse` transformer: keep-alive comment interval and the grace after a lost stream.
+    pub sse: crate::transformers::sse::SseOptions,
     /// Spark id generator; default: 21-character nanoid-style ids.
     #[serde(skip)]
     pub id_generator: Option<IdGenerator>,
@@ -120,6 +122,7 @@ impl Default for Options {
             allow_eio3: false,
             engineio: Default::default(),
             sockjs: Default::default(),
+            sse: Default::default(),
             id_generator: None,
         }
     }
@@ -193,6 +196,11 @@ impl Options {
     /// Set the `sockjs` transformer's settings.
     pub fn sockjs(mut self, options: crate::transformers::sockjs::SockJsOptions) -> Self {
         self.sockjs = options;
+        self
+    }
+    /// Set the `sse` transformer's settings.
+    pub fn sse(mut self, options: crate::transformers::sse::SseOptions) -> Self {
+        self.sse = options;
         self
     }
     /// Set the outgoing queue bound.

@@ -149,6 +149,8 @@ pub struct TransportOptions {
     pub engineio: crate::transformers::engineio::EngineIoClientOptions,
     /// Options of the `sockjs` transformer (which transports, in which order).
     pub sockjs: crate::transformers::sockjs::SockJsClientOptions,
+    /// Options of the `sse` transformer (line limit, extra headers).
+    pub sse: crate::transformers::sse::SseClientOptions,
 }
 
 /// Options of the `websockets` transport.

@@ -9,15 +9,18 @@ use super::{ClientError, ClientOptions};
 use crate::transformers::engineio;
 #[cfg(feature = "sockjs")]
 use crate::transformers::sockjs;
-#[cfg(any(feature = "websockets", feature = "faye"))]
+#[cfg(feature = "sse")]
+use crate::transformers::sse;
+#[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
 use crate::transformers::websockets;
 use primus_core::Frame;
 
 /// Which transformer the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
-    /// Plain WebSocket: `websockets`, and `faye` (whose close frames carry 1000).
-    #[cfg(any(feature = "websockets", feature = "faye"))]
+    /// Plain WebSocket: `websockets`, `uws`/`lws`, and `faye` (whose close frames carry
+    /// 1000).
+    #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
     WebSockets {
         /// The status code of the client's close frame; `None`: no code, like `ws`.
         close_code: Option<u16>,
@@ -26,6 +29,8 @@ pub(crate) enum Transport {
     EngineIo,
     #[cfg(feature = "sockjs")]
     SockJs,
+    #[cfg(feature = "sse")]
+    Sse,
 }
 
 impl Transport {
@@ -37,10 +42,15 @@ impl Transport {
             "faye" => Ok(Transport::WebSockets {
                 close_code: Some(crate::transformers::faye::CLOSE_CODE),
             }),
+            // uws's client is the websockets one, as in the reference.
+            #[cfg(feature = "uws")]
+            "uws" | "lws" => Ok(Transport::WebSockets { close_code: None }),
             #[cfg(feature = "engineio")]
             "engine.io" => Ok(Transport::EngineIo),
             #[cfg(feature = "sockjs")]
             "sockjs" => Ok(Transport::SockJs),
+            #[cfg(feature = "sse")]
+            "sse" => Ok(Transport::Sse),
             other => Err(match crate::transformers::known(other) {
                 Some((name, feature)) => ClientError::TransformerNotCompiled { name, feature },
                 None => ClientError::UnsupportedTransformer(other.to_string()),
@@ -55,7 +65,7 @@ impl Transport {
         options: &ClientOptions,
     ) -> Result<Connection, ClientError> {
         match self {
-            #[cfg(any(feature = "websockets", feature = "faye"))]
+            #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
             Transport::WebSockets { close_code } => Ok(Connection::WebSockets(
                 websockets::client::connect(endpoint, options, close_code).await?,
             )),
@@ -67,6 +77,10 @@ impl Transport {
             Transport::SockJs => Ok(Connection::SockJs(
                 sockjs::client::connect(endpoint, options).await?,
             )),
+            #[cfg(feature = "sse")]
+            Transport::Sse => Ok(Connection::Sse(
+                sse::client::connect(endpoint, options).await?,
+            )),
         }
     }
 }
@@ -75,46 +89,54 @@ impl Transport {
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // one per client, never moved on a hot path
 pub(crate) enum Connection {
-    #[cfg(any(feature = "websockets", feature = "faye"))]
+    #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
     WebSockets(websockets::client::Connection),
     #[cfg(feature = "engineio")]
     EngineIo(engineio::client::Connection),
     #[cfg(feature = "sockjs")]
     SockJs(sockjs::client::Connection),
+    #[cfg(feature = "sse")]
+    Sse(sse::client::Connection),
 }
 
 impl Connection {
     /// The next frame, `None` when closed. Cancel safe.
     pub(crate) async fn recv(&mut self) -> Option<Result<Frame, ClientError>> {
         match self {
-            #[cfg(any(feature = "websockets", feature = "faye"))]
+            #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
             Connection::WebSockets(c) => c.recv().await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.recv().await,
             #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.recv().await,
+            #[cfg(feature = "sse")]
+            Connection::Sse(c) => c.recv().await,
         }
     }
 
     pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
         match self {
-            #[cfg(any(feature = "websockets", feature = "faye"))]
+            #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
             Connection::WebSockets(c) => c.feed(frame).await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.feed(frame).await,
             #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.feed(frame).await,
+            #[cfg(feature = "sse")]
+            Connection::Sse(c) => c.feed(frame).await,
         }
     }
 
     pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
         match self {
-            #[cfg(any(feature = "websockets", feature = "faye"))]
+            #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
             Connection::WebSockets(c) => c.flush().await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.flush().await,
             #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.flush().await,
+            #[cfg(feature = "sse")]
+            Connection::Sse(c) => c.flush().await,
         }
     }
 
@@ -122,24 +144,28 @@ impl Connection {
     /// [`recv`](Self::recv) yields what the server still sends, then `None`.
     pub(crate) async fn begin_close(&mut self) {
         match self {
-            #[cfg(any(feature = "websockets", feature = "faye"))]
+            #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
             Connection::WebSockets(c) => c.begin_close().await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.begin_close().await,
             #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.begin_close().await,
+            #[cfg(feature = "sse")]
+            Connection::Sse(c) => c.begin_close().await,
         }
     }
 
     /// Close at once; what still arrives is dropped.
     pub(crate) async fn close(&mut self) {
         match self {
-            #[cfg(any(feature = "websockets", feature = "faye"))]
+            #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
             Connection::WebSockets(c) => c.close().await,
             #[cfg(feature = "engineio")]
             Connection::EngineIo(c) => c.close().await,
             #[cfg(feature = "sockjs")]
             Connection::SockJs(c) => c.close().await,
+            #[cfg(feature = "sse")]
+            Connection::Sse(c) => c.close().await,
         }
     }
 }

@@ -12,22 +12,28 @@
 //! [`PrimusError::TransformerNotCompiled`]. The WebSocket engine in
 //! [`websockets`]'s server half (upgrade checks, the socket type, close handling) carries
 //! engine.io's and sockjs's WebSocket transports too, so it is built in every build;
-//! [`faye`] is that server with another close code.
+//! [`faye`] is that server with another close code. [`sse`] (Server-Sent Events down,
+//! POST up) goes beyond the reference. [`uws`] (also named `lws`) is plain WebSocket on a
+//! second engine, fastwebsockets, with the websockets client halves.
 
 #[cfg(not(any(
     feature = "websockets",
     feature = "engineio",
     feature = "sockjs",
-    feature = "faye"
+    feature = "faye",
+    feature = "sse",
+    feature = "uws"
 )))]
 compile_error!(
     "primus-rs needs at least one transformer: enable one of its features \
-     `websockets`, `engineio`, `sockjs`, `faye`"
+     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`"
 );
 
 pub mod engineio;
 pub mod faye;
 pub mod sockjs;
+pub mod sse;
+pub mod uws;
 pub mod websockets;
 
 use crate::error::PrimusError;
@@ -48,6 +54,12 @@ pub(crate) enum Transformer {
     /// The websockets server with faye's close code.
     #[cfg(feature = "faye")]
     Faye(websockets::server::Server),
+    /// Server-Sent Events down, POST up.
+    #[cfg(feature = "sse")]
+    Sse(sse::server::Server),
+    /// Plain WebSocket on the fastwebsockets engine, named `uws` or `lws`.
+    #[cfg(feature = "uws")]
+    Uws(uws::server::Server),
 }
 
 /// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
@@ -56,6 +68,9 @@ const KNOWN: &[(&str, &str)] = &[
     ("engine.io", "engineio"),
     ("sockjs", "sockjs"),
     ("faye", "faye"),
+    ("sse", "sse"),
+    ("uws", "uws"),
+    ("lws", "uws"),
 ];
 
 /// A lower-case transformer name's canonical name and Cargo feature, `None` when
@@ -79,6 +94,13 @@ impl Transformer {
             "sockjs" => Ok(Transformer::SockJs(sockjs::server::Server::new(options)?)),
             #[cfg(feature = "faye")]
             "faye" => Ok(Transformer::Faye(faye::server(options))),
+            #[cfg(feature = "sse")]
+            "sse" => Ok(Transformer::Sse(sse::server::Server::new(options))),
+            #[cfg(feature = "uws")]
+            name @ ("uws" | "lws") => Ok(Transformer::Uws(uws::server::Server::new(
+                if name == "uws" { "uws" } else { "lws" },
+                options,
+            ))),
             other => Err(match known(other) {
                 Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
                 None => PrimusError::UnknownTransformer(other.to_string()),
@@ -97,6 +119,10 @@ impl Transformer {
             Transformer::EngineIo(_) => "engine.io",
             #[cfg(feature = "faye")]
             Transformer::Faye(_) => "faye",
+            #[cfg(feature = "sse")]
+            Transformer::Sse(_) => "sse",
+            #[cfg(feature = "uws")]
+            Transformer::Uws(t) => t.name(),
         }
     }
 
@@ -111,6 +137,10 @@ impl Transformer {
             Transformer::EngineIo(t) => t.handle(server, req).await,
             #[cfg(feature = "faye")]
             Transformer::Faye(t) => t.handle(server, req),
+            #[cfg(feature = "sse")]
+            Transformer::Sse(t) => t.handle(server, req).await,
+            #[cfg(feature = "uws")]
+            Transformer::Uws(t) => t.handle(server, req),
         }
     }
 }
@@ -126,6 +156,8 @@ mod tests {
             "engineio" => cfg!(feature = "engineio"),
             "sockjs" => cfg!(feature = "sockjs"),
             "faye" => cfg!(feature = "faye"),
+            "sse" => cfg!(feature = "sse"),
+            "uws" => cfg!(feature = "uws"),
             other => panic!("no feature {other}"),
         }
     }

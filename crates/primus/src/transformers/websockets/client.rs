@@ -7,12 +7,13 @@
 //! (first value of a repeated key wins, `_primuscb` replaced), and the cache buster is new
 //! on every connection attempt.
 //!
-//! The `faye` transformer's client is this transport too, closing with 1000.
+//! The `faye` transformer's client is this transport too, closing with 1000, and so is
+//! the `uws` (`lws`) transformer's.
 //!
 //! The cache buster and `yeast` ids serve the other transports too, so this module is
-//! built whatever the features; without `websockets` and `faye` only they are used.
+//! built whatever the features; without `websockets`, `faye` and `uws` only they are used.
 #![cfg_attr(
-    not(any(feature = "websockets", feature = "faye")),
+    not(any(feature = "websockets", feature = "faye", feature = "uws")),
     allow(dead_code, unused_imports)
 )]
 

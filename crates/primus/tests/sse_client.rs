@@ -1,0 +1,261 @@
+//! The Rust client's `sse` transport against our sse server: open, echo (text, binary
+//! parser, many messages in order), the spark id and query, the server's end, a server
+//! restart and reconnect, and the client's end closing the spark.
+#![cfg(feature = "sse")] // needs the `sse` transformer
+
+use futures_util::StreamExt;
+use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
+use primus::{Options, Primus, Server};
+use serde_json::{json, Value as Json};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::time::{timeout, Instant};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn sse() -> Options {
+    Options::default().transformer("sse").ping_interval(None)
+}
+
+fn primus(options: Options) -> Primus {
+    let primus = Primus::new(options).unwrap();
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            let v = msg.value();
+            match v.get("cmd").and_then(|c| c.as_str()) {
+                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
+                Some("info") => {
+                    let query = serde_json::to_value(spark.query()).unwrap();
+                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
+                }
+                _ => {
+                    let _ = spark.write(v);
+                }
+            }
+        });
+    });
+    primus
+}
+
+/// Serve `primus` on `addr`; dropping the sender stops it gracefully.
+async fn serve(
+    primus: &Primus,
+    addr: SocketAddr,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
+) {
+    let running = Server::bind(primus.clone(), addr)
+        .iknowhttpsisbetter(true)
+        .start()
+        .await
+        .unwrap();
+    let addr = running.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(running.run_until(async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, task)
+}
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        transformer: "sse".into(),
+        reconnect: Backoff {
+            min: Duration::from_millis(50),
+            max: Some(Duration::from_millis(200)),
+            ..Backoff::default()
+        },
+        ..ClientOptions::default()
+    }
+}
+
+async fn next_json(client: &mut Client) -> Json {
+    timeout(WAIT, client.next())
+        .await
+        .expect("a message in time")
+        .expect("stream open")
+        .decode::<Json>()
+        .unwrap()
+}
+
+async fn wait_event(
+    events: &mut broadcast::Receiver<ClientEvent>,
+    what: &str,
+    pred: impl Fn(&ClientEvent) -> bool,
+) -> Vec<ClientEvent> {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            events.recv(),
+        )
+        .await
+        {
+            Ok(Ok(e)) if pred(&e) => return seen,
+            Ok(Ok(e)) => seen.push(e),
+            other => panic!("no {what}: {other:?}; saw {seen:?}"),
+        }
+    }
+}
+
+async fn wait_connected(primus: &Primus, n: usize) {
+    for _ in 0..500 {
+        if primus.connected() == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("connected() stayed {} (wanted {n})", primus.connected());
+}
+
+#[tokio::test]
+async fn opens_echoes_and_ends_on_the_servers_end() {
+    let server = primus(sse());
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let mut client = Client::new(&format!("http://{addr}/?room=lobby"), options()).unwrap();
+    let mut events = client.events();
+    client.write("early").unwrap();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    assert_eq!(next_json(&mut client).await, json!("early"));
+    for v in [
+        json!({"a": [1, "é", null]}),
+        json!("\u{2028}😀 two\nlines\r\n"),
+        json!(0),
+        json!(""),
+    ] {
+        client.write(&v).unwrap();
+        assert_eq!(next_json(&mut client).await, v);
+    }
+    // Many messages in a row (several POSTs while one is under way), in order.
+    for i in 0..200 {
+        client.write(&i).unwrap();
+    }
+    for i in 0..200 {
+        assert_eq!(next_json(&mut client).await, json!(i));
+    }
+    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client.write(&json!({"cmd": "info"})).unwrap();
+    let info = next_json(&mut client).await;
+    assert_eq!(info["id"], json!(id));
+    assert_eq!(info["query"]["room"], "lobby");
+    assert_eq!(server.sse_sessions(), 1);
+    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
+    assert_eq!(next_json(&mut client).await, json!("bye"));
+    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    assert!(
+        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
+        "{seen:?}"
+    );
+    wait_connected(&server, 0).await;
+}
+
+#[tokio::test]
+async fn binary_parsers_work() {
+    let server = primus(sse().parser("msgpack"));
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let mut client = Client::from_server(&server, &format!("http://{addr}"), options()).unwrap();
+    for v in [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)] {
+        client.write(&v).unwrap();
+        assert_eq!(next_json(&mut client).await, v);
+    }
+    client.end();
+}
+
+#[tokio::test]
+async fn reconnects_after_a_server_restart() {
+    let first = primus(sse());
+    let (addr, stop, task) = serve(&first, "127.0.0.1:0".parse().unwrap()).await;
+    let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    client.write("one").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("one"));
+    // A graceful shutdown ends the sparks with reconnect: the streams end and the server
+    // stops even though they are long-lived responses.
+    drop(stop);
+    timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+    wait_event(&mut events, "reconnect scheduled", |e| {
+        matches!(e, ClientEvent::ReconnectScheduled(_))
+    })
+    .await;
+    let again = primus(sse());
+    let (_, _stop, _task) = serve(&again, addr).await;
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    client.write("after restart").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("after restart"));
+    assert_eq!(again.connected(), 1);
+    // The server drops the spark with reconnect: a new spark, the client carries on.
+    let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client
+        .write(&json!({"cmd": "end", "reconnect": true}))
+        .unwrap();
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    client.write(&json!({"cmd": "info"})).unwrap();
+    let info = next_json(&mut client).await;
+    assert_ne!(info["id"], json!(before));
+    client.end();
+    wait_connected(&again, 0).await;
+}
+
+#[tokio::test]
+async fn the_clients_end_closes_the_spark_at_once() {
+    // A long disconnect delay: only the client's DELETE can end the spark quickly.
+    let server = primus(sse().sse(
+        primus::transformers::sse::SseOptions::default().disconnect_delay(Duration::from_secs(30)),
+    ));
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let ended = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let ended = ended.clone();
+        server.on_connection(move |spark| {
+            let ended = ended.clone();
+            spark.on_end(move |_| ended.lock().unwrap().push(()));
+        });
+    }
+    let client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    client.write("last words").unwrap();
+    client.end();
+    wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    timeout(Duration::from_secs(3), async {
+        while server.connected() != 0 || server.sse_sessions() != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the spark ended well before the disconnect delay");
+    assert_eq!(ended.lock().unwrap().len(), 1);
+}
+
+#[cfg(feature = "websockets")] // the other server is a websockets one
+#[tokio::test]
+async fn a_server_that_is_not_sse_is_an_error() {
+    let server = primus(Options::default().ping_interval(None));
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let client = Client::new(
+        &format!("http://{addr}"),
+        ClientOptions {
+            strategy: primus::client::Strategy::NONE,
+            ..options()
+        },
+    )
+    .unwrap();
+    let mut events = client.events();
+    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ClientEvent::Error(err) if err.to_string().contains("426"))),
+        "{seen:?}"
+    );
+}

@@ -1,0 +1,159 @@
+// The primus-rs browser client over the `sse` transformer (EventSource down, fetch POST up)
+// in headless Chromium: open, messages both ways (multi-line text, many in a row), a binary
+// parser, a server restart and reconnect, the server's end, and the client's end.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openPage, connect, waitEvent, roundTrip, sleep } from './lib/harness.mjs';
+
+const FAST = { reconnect: { min: 100, max: 1000, retries: 30 } };
+
+describe('browser client over sse', () => {
+  let browser;
+  let server;
+
+  before(async () => {
+    browser = await launchBrowser();
+    server = await startServer({ transformer: 'sse' });
+  });
+
+  after(async () => {
+    if (server) await server.stop();
+    if (browser) await browser.close();
+  });
+
+  it('connects with EventSource, exchanges messages both ways, gets its spark id', async () => {
+    const page = await openPage(browser.context, server.port);
+    assert.equal(await page.evaluate(() => Primus.prototype.transformer), 'sse');
+    await connect(page, FAST);
+    assert.equal(await page.evaluate(() => window.primus.socket.constructor.name), 'SSESocket');
+    assert.equal(await roundTrip(page, 'hello'), 'hello');
+    const tricky = { s: 'two\nlines\r\nand\rcr', u: 'ünï\u2028cödé 😀', e: '', a: [1, 2.5, null, true] };
+    assert.deepEqual(await roundTrip(page, tricky), tricky);
+    assert.equal(await roundTrip(page, 0), 0);
+    // Many writes at once: batched into few POSTs, in order.
+    const many = await page.evaluate(() => new Promise((resolve) => {
+      const got = [];
+      const on = (d) => {
+        got.push(d);
+        if (got.length === 100) {
+          window.primus.off('data', on);
+          resolve(got);
+        }
+      };
+      window.primus.on('data', on);
+      for (let i = 0; i < 100; i++) window.primus.write(i);
+    }));
+    assert.deepEqual(many, [...Array(100).keys()]);
+    const id = await page.evaluate(() => window.primus.id());
+    const info = await roundTrip(page, { cmd: 'info' });
+    assert.equal(id, info.id);
+    assert.equal(await roundTrip(page, 'broadcast:to everyone'), 'to everyone');
+    assert.deepEqual(page.pageErrors, []);
+    await page.evaluate(() => window.primus.end());
+    await page.close();
+  });
+
+  it('reconnects after a server restart', async () => {
+    const page = await openPage(browser.context, server.port);
+    await connect(page, FAST);
+    const port = server.port;
+    await server.stop();
+    await waitEvent(page, 'reconnect scheduled');
+    server = await startServer({ transformer: 'sse', port });
+    await waitEvent(page, 'reconnected', 1, 15000);
+    await waitEvent(page, 'open', 2);
+    assert.equal(await roundTrip(page, 'after restart'), 'after restart');
+    const events = await page.evaluate(() => window.events);
+    assert.ok(events.indexOf('close') < events.indexOf('reconnect scheduled'), JSON.stringify(events));
+    assert.ok(!events.includes('end'), JSON.stringify(events));
+    await page.evaluate(() => window.primus.end());
+    await page.close();
+  });
+
+  it('reconnects when the server drops every connection (end with reconnect)', async () => {
+    const page = await openPage(browser.context, server.port);
+    await connect(page, FAST);
+    const before = (await roundTrip(page, { cmd: 'info' })).id;
+    await page.evaluate(() => window.primus.write({ cmd: 'end-all', reconnect: true }));
+    await waitEvent(page, 'reconnected');
+    await waitEvent(page, 'open', 2);
+    const after = (await roundTrip(page, { cmd: 'info' })).id;
+    assert.notEqual(before, after, 'a reconnect is a new spark');
+    await page.evaluate(() => window.primus.end());
+    await page.close();
+  });
+
+  it("ends cleanly on the server's end(): data, end, no reconnect", async () => {
+    const page = await openPage(browser.context, server.port);
+    await connect(page, FAST);
+    await page.evaluate(() => window.primus.write({ cmd: 'end', data: 'bye' }));
+    await waitEvent(page, 'end');
+    await sleep(700);
+    const [events, received, state] = await page.evaluate(() => [window.events, window.received, window.primus.readyState]);
+    assert.deepEqual(received, ['bye']);
+    assert.equal(state, 2);
+    assert.ok(!events.includes('reconnect scheduled'), JSON.stringify(events));
+    assert.deepEqual(events.slice(-3), ['readyStateChange:end', 'close', 'end']);
+    await page.close();
+  });
+
+  it('client end() closes the spark on the server at once (DELETE)', async () => {
+    const page = await openPage(browser.context, server.port);
+    await connect(page, FAST);
+    const count = async () => (await roundTrip(page, { cmd: 'count' })).count;
+    const n = await count();
+    const other = await openPage(browser.context, server.port);
+    await connect(other, FAST);
+    assert.equal(await count(), n + 1);
+    await other.evaluate(() => {
+      window.primus.write('last words');
+      window.primus.end();
+    });
+    let now = n + 1;
+    // Well under the server's 2 s disconnect delay: the DELETE ended it.
+    for (let i = 0; i < 15 && now !== n; i++) {
+      await sleep(100);
+      now = await count();
+    }
+    assert.equal(now, n);
+    await other.close();
+    await page.evaluate(() => window.primus.end());
+    await page.close();
+  });
+});
+
+describe('msgpack parser over sse', () => {
+  let browser;
+  let server;
+
+  before(async () => {
+    browser = await launchBrowser();
+    server = await startServer({ transformer: 'sse', parser: 'msgpack', 'ping-interval': 400 });
+  });
+
+  after(async () => {
+    if (server) await server.stop();
+    if (browser) await browser.close();
+  });
+
+  it('carries binary frames as base64 events and POST lines, and answers pings', async () => {
+    const page = await openPage(browser.context, server.port);
+    await connect(page, FAST);
+    const got = await page.evaluate(async () => {
+      const echo = (v) => new Promise((resolve) => {
+        window.primus.once('data', resolve);
+        window.primus.write(v);
+      });
+      const bytes = await echo(new Uint8Array([0, 1, 2, 13, 10, 250, 255]));
+      const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return [[...view], await echo({ a: 'x'.repeat(70000).length, s: 'line\nbreak' })];
+    });
+    assert.deepEqual(got, [[0, 1, 2, 13, 10, 250, 255], { a: 70000, s: 'line\nbreak' }]);
+    // Pings every 400 ms are answered: still open after several.
+    await sleep(1500);
+    assert.equal(await page.evaluate(() => window.primus.readyState), 3);
+    assert.ok(!(await page.evaluate(() => window.events)).includes('close'));
+    await page.evaluate(() => window.primus.end());
+    await page.close();
+  });
+});
