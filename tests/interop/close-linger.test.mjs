@@ -57,6 +57,14 @@ forEachServer('lingering close after an oversize frame (real ws client)', (serve
     const srv = await serverFor(t, server, { transformer: 'sockjs', maxLength: MiB });
     const ws = await open(t, srv, `${srv.pathname}/000/linger01/websocket`);
     await waitFor(() => ws.texts.includes('o'), { timeout: 5000, what: 'sockjs open frame' });
-    assert.equal(await sendTooBig(ws, 4 * MiB), 1009);
+    const code = await sendTooBig(ws, 4 * MiB);
+    if (server.kind === 'reference') {
+      // The reference (sockjs over faye-websocket) does not linger: it destroys the socket
+      // right after its close frame, so on a loaded machine the kernel's reset sometimes
+      // beats the frame and the peer sees 1006 (seen in CI). Ours must always say 1009.
+      assert.ok(code === 1009 || code === 1006, `reference: ${code}`);
+    } else {
+      assert.equal(code, 1009);
+    }
   });
 });
