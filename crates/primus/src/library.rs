@@ -14,6 +14,10 @@
 //! itself like the reference's, as `Primus.prototype.ark.<name> = function (primus, options)
 //! { … }`, which runs for every client made (and `primus.plugin('<name>')` returns it).
 //!
+//! `socket.io` has no browser transport yet: its server answers `GET <pathname>/primus.js`
+//! with `501` (use npm `socket.io-client` 4.x), and a library built for it has no
+//! transport to connect with.
+//!
 //! Two module formats: a UMD script (a global, CommonJS or AMD) and an ES module
 //! (`export default Primus`), served at `<pathname>/primus.js?esm`.
 //!

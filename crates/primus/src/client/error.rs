@@ -13,6 +13,10 @@ pub enum ClientError {
     /// The transformer has no Rust client yet.
     #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io`, `sockjs`, `faye`, `sse` and `uws`/`lws`")]
     UnsupportedTransformer(String),
+    /// The transformer has a server half only: its Rust client is not written yet
+    /// (`socket.io`).
+    #[error("transformer `{0}` has a server half only: its Rust client is not written yet")]
+    NoClientHalf(&'static str),
     /// The transformer exists but this build of primus-rs left it out (its Cargo feature
     /// is off).
     #[error(

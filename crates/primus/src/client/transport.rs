@@ -52,6 +52,9 @@ impl Transport {
             #[cfg(feature = "sse")]
             "sse" => Ok(Transport::Sse),
             other => Err(match crate::transformers::known(other) {
+                Some((name, _)) if crate::transformers::SERVER_ONLY.contains(&name) => {
+                    ClientError::NoClientHalf(name)
+                }
                 Some((name, feature)) => ClientError::TransformerNotCompiled { name, feature },
                 None => ClientError::UnsupportedTransformer(other.to_string()),
             }),

@@ -14,7 +14,9 @@
 //! engine.io's and sockjs's WebSocket transports too, so it is built in every build;
 //! [`faye`] is that server with another close code. [`sse`] (Server-Sent Events down,
 //! POST up) goes beyond the reference. [`uws`] (also named `lws`) is plain WebSocket on a
-//! second engine, fastwebsockets, with the websockets client halves.
+//! second engine, fastwebsockets, with the websockets client halves. [`socketio`]
+//! (`socket.io`) is the engine.io server with Socket.IO protocol 5 framing, a server half
+//! only for now.
 
 #[cfg(not(any(
     feature = "websockets",
@@ -22,15 +24,17 @@
     feature = "sockjs",
     feature = "faye",
     feature = "sse",
-    feature = "uws"
+    feature = "uws",
+    feature = "socketio"
 )))]
 compile_error!(
     "primus-rs needs at least one transformer: enable one of its features \
-     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`"
+     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`"
 );
 
 pub mod engineio;
 pub mod faye;
+pub mod socketio;
 pub mod sockjs;
 pub mod sse;
 pub mod uws;
@@ -60,6 +64,9 @@ pub(crate) enum Transformer {
     /// Plain WebSocket on the fastwebsockets engine, named `uws` or `lws`.
     #[cfg(feature = "uws")]
     Uws(uws::server::Server),
+    /// The engine.io server with Socket.IO protocol 5 framing.
+    #[cfg(feature = "socketio")]
+    SocketIo(engineio::server::Server),
 }
 
 /// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
@@ -71,7 +78,13 @@ const KNOWN: &[(&str, &str)] = &[
     ("sse", "sse"),
     ("uws", "uws"),
     ("lws", "uws"),
+    ("socket.io", "socketio"),
 ];
+
+/// Transformers that have a server half only: the Rust client refuses them with
+/// [`ClientError::NoClientHalf`](crate::client::ClientError::NoClientHalf) and the
+/// browser library is not served for them.
+pub(crate) const SERVER_ONLY: &[&str] = &["socket.io"];
 
 /// A lower-case transformer name's canonical name and Cargo feature, `None` when
 /// primus-rs has no such transformer.
@@ -101,6 +114,13 @@ impl Transformer {
                 if name == "uws" { "uws" } else { "lws" },
                 options,
             ))),
+            #[cfg(feature = "socketio")]
+            "socket.io" => Ok(Transformer::SocketIo(
+                engineio::server::Server::with_framing(
+                    options,
+                    engineio::server::FramingKind::SocketIo,
+                ),
+            )),
             other => Err(match known(other) {
                 Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
                 None => PrimusError::UnknownTransformer(other.to_string()),
@@ -123,6 +143,8 @@ impl Transformer {
             Transformer::Sse(_) => "sse",
             #[cfg(feature = "uws")]
             Transformer::Uws(t) => t.name(),
+            #[cfg(feature = "socketio")]
+            Transformer::SocketIo(_) => "socket.io",
         }
     }
 
@@ -141,6 +163,8 @@ impl Transformer {
             Transformer::Sse(t) => t.handle(server, req).await,
             #[cfg(feature = "uws")]
             Transformer::Uws(t) => t.handle(server, req),
+            #[cfg(feature = "socketio")]
+            Transformer::SocketIo(t) => t.handle(server, req).await,
         }
     }
 }
@@ -158,6 +182,7 @@ mod tests {
             "faye" => cfg!(feature = "faye"),
             "sse" => cfg!(feature = "sse"),
             "uws" => cfg!(feature = "uws"),
+            "socketio" => cfg!(feature = "socketio"),
             other => panic!("no feature {other}"),
         }
     }
@@ -173,7 +198,14 @@ mod tests {
             .validate();
             if compiled(feature) {
                 assert_eq!(server.expect(name).name(), name);
-                assert!(client.is_ok(), "{name}");
+                if SERVER_ONLY.contains(&name) {
+                    assert!(matches!(
+                        client,
+                        Err(crate::client::ClientError::NoClientHalf(n)) if n == name
+                    ));
+                } else {
+                    assert!(client.is_ok(), "{name}");
+                }
                 continue;
             }
             let err = server.expect_err(name);

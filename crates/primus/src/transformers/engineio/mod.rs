@@ -32,6 +32,7 @@
 
 #[cfg(feature = "engineio")]
 pub mod client;
+// The `socket.io` transformer is this server with Socket.IO framing.
 #[cfg(feature = "engineio")]
 pub mod server;
 
@@ -144,12 +145,14 @@ fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 
 impl Primus {
     /// How many Engine.IO sessions are live, including ones still handshaking or
-    /// closing (`None` when the transformer is not `engine.io`). Useful to check that
-    /// abandoned sessions are reclaimed.
+    /// closing (`None` when the transformer is not `engine.io` or `socket.io`). Useful to
+    /// check that abandoned sessions are reclaimed.
     pub fn engineio_sessions(&self) -> Option<usize> {
         match &self.inner.transformer {
             #[cfg(feature = "engineio")]
             crate::transformers::Transformer::EngineIo(t) => Some(t.session_count()),
+            #[cfg(feature = "socketio")]
+            crate::transformers::Transformer::SocketIo(t) => Some(t.session_count()),
             #[allow(unreachable_patterns)]
             _ => None,
         }
@@ -162,6 +165,8 @@ impl Primus {
         match &self.inner.transformer {
             #[cfg(feature = "engineio")]
             crate::transformers::Transformer::EngineIo(t) => t.transport_of(spark_id),
+            #[cfg(feature = "socketio")]
+            crate::transformers::Transformer::SocketIo(t) => t.transport_of(spark_id),
             #[allow(unreachable_patterns)]
             _ => None,
         }

@@ -18,6 +18,14 @@
 //! unknown"}` and friends, `413` for bodies over `max_length`, and a closed session for
 //! overlapping polls or undecodable packets. Sessions whose client vanished end when
 //! the Engine.IO heartbeat times out; upgrades that stall end at `upgrade_timeout`.
+//!
+//! How Primus frames ride in Engine.IO messages is the session's `Framing`: `Plain` (one
+//! frame, one `message` packet) for `engine.io`, `SocketIo` for the `socket.io` transformer
+//! (Socket.IO protocol 5 packets, see [`socketio`](crate::transformers::socketio)). It is
+//! applied in the few places a frame becomes a message and back: `Session::incoming` (POSTs
+//! and the WebSocket loop), `SessionTask::push_frame`/`ws_frame` (polling payloads, the
+//! close of a polling session, the WebSocket loop) and `SessionTask::farewell` (the
+//! Socket.IO DISCONNECT before the close).
 
 use super::EngineIoOptions;
 use crate::error::SparkError;
@@ -25,6 +33,7 @@ use crate::options::Options;
 use crate::server::spark::{CloseKind, SparkShared};
 use crate::server::{Inner, SparkInfo};
 use crate::service::{full, HttpRequest, HttpResponse, PeerInfo};
+use crate::transformers::socketio::server as socketio;
 use crate::transformers::websockets;
 use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderValue, Method, StatusCode};
@@ -92,9 +101,30 @@ const POLLING: u8 = 0;
 const UPGRADING: u8 = 1;
 const WEBSOCKET: u8 = 2;
 
+/// How a session carries Primus frames in Engine.IO messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Without the `socketio` feature only `Plain` is made.
+#[cfg_attr(not(feature = "socketio"), allow(dead_code))]
+pub(crate) enum FramingKind {
+    /// One frame, one Engine.IO `message` (the `engine.io` transformer).
+    Plain,
+    /// Socket.IO protocol 5 `message` events (the `socket.io` transformer).
+    SocketIo,
+}
+
+/// A session's framing with its incoming state.
+#[cfg_attr(not(feature = "socketio"), allow(dead_code))]
+enum Framing {
+    Plain,
+    /// Incoming Socket.IO state (a binary event waiting for its attachment); locked only
+    /// while one message is decoded, never across an await.
+    SocketIo(Mutex<socketio::Inbound>),
+}
+
 /// What the handlers of a session's requests share with its task.
 struct Session {
     protocol: Protocol,
+    framing: Framing,
     /// The client asked for base64 binary (`b64=1`): binary goes as `b` packets on the
     /// WebSocket too, like the reference.
     b64: bool,
@@ -119,10 +149,15 @@ enum Command {
     Probed,
     /// The upgrade finished: the WebSocket carries the session from now on.
     Upgraded(Box<Socket>),
+    /// Socket.IO: the client connected; answer and release queued frames.
+    Connect,
+    /// Socket.IO: a packet to send back (ack, CONNECT_ERROR).
+    Reply(Frame),
 }
 
 /// The engine.io server half: its settings and live sessions.
 pub(crate) struct Server {
+    framing: FramingKind,
     options: EngineIoOptions,
     allow_eio3: bool,
     max_payload: usize,
@@ -173,6 +208,10 @@ impl<'a> EioQuery<'a> {
 
 impl Server {
     pub(crate) fn new(options: &Options) -> Self {
+        Self::with_framing(options, FramingKind::Plain)
+    }
+
+    pub(crate) fn with_framing(options: &Options, framing: FramingKind) -> Self {
         let mut ws_config = WebSocketConfig::default();
         ws_config.max_message_size = Some(options.max_length);
         ws_config.max_frame_size = Some(options.max_length);
@@ -180,6 +219,7 @@ impl Server {
         ws_config.write_buffer_size = 0;
         ws_config.max_write_buffer_size = options.max_length.saturating_mul(2).max(1 << 20);
         Server {
+            framing,
             options: options.engineio.clone(),
             allow_eio3: options.allow_eio3,
             max_payload: options.max_length,
@@ -296,6 +336,10 @@ impl Server {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let session = Arc::new(Session {
             protocol,
+            framing: match self.framing {
+                FramingKind::Plain => Framing::Plain,
+                FramingKind::SocketIo => Framing::SocketIo(Mutex::default()),
+            },
             b64,
             spark: spark.clone(),
             commands,
@@ -345,6 +389,8 @@ impl Server {
             control: VecDeque::new(),
             poll: None,
             probed: false,
+            released: self.framing == FramingKind::Plain,
+            farewell_sent: false,
         };
         match ws {
             Some((on_upgrade, res)) => {
@@ -467,11 +513,30 @@ impl Server {
         for packet in packets {
             match packet {
                 Packet::Message(frame) => {
-                    let mut ready = session.ready.clone();
-                    if ready.wait_for(|r| *r).await.is_err() || !session.spark_open() {
+                    let incoming = match session.incoming(frame) {
+                        Ok(incoming) => incoming,
+                        Err(err) => {
+                            let _ = session.commands.send(Command::Fail(err)).await;
+                            return EioError::BadRequest.response();
+                        }
+                    };
+                    if incoming.connect {
+                        let _ = session.commands.send(Command::Connect).await;
+                    }
+                    if let Some(frame) = incoming.deliver {
+                        let mut ready = session.ready.clone();
+                        if ready.wait_for(|r| *r).await.is_err() || !session.spark_open() {
+                            break;
+                        }
+                        session.spark.deliver(frame).await;
+                    }
+                    if let Some(reply) = incoming.reply {
+                        let _ = session.commands.send(Command::Reply(reply)).await;
+                    }
+                    if incoming.disconnect {
+                        let _ = session.commands.send(Command::Control(Packet::Close)).await;
                         break;
                     }
-                    session.spark.deliver(frame).await;
                 }
                 Packet::Pong(_) | Packet::Ping(_) | Packet::Close => {
                     let _ = session.commands.send(Command::Control(packet)).await;
@@ -581,6 +646,26 @@ impl Server {
 impl Session {
     fn spark_open(&self) -> bool {
         self.spark.close_kind().is_none()
+    }
+
+    /// One Engine.IO message from the client, through the session's framing.
+    fn incoming(&self, frame: Frame) -> Result<socketio::Incoming, SparkError> {
+        match &self.framing {
+            Framing::Plain => Ok(socketio::Incoming::deliver(frame)),
+            Framing::SocketIo(inbound) => inbound
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .decode(frame)
+                .map_err(|e| SparkError::Transport(format!("bad Socket.IO packet: {e}"))),
+        }
+    }
+
+    /// An Engine.IO pong: with Socket.IO framing it is also a sign of life for Primus's
+    /// heartbeat (socket.io-client does not answer `primus::ping`).
+    fn pong(&self) {
+        if matches!(self.framing, Framing::SocketIo(_)) {
+            self.spark.transport_pong();
+        }
     }
 }
 
@@ -705,6 +790,10 @@ struct SessionTask {
     poll: Option<oneshot::Sender<Option<String>>>,
     /// The upgrade probe succeeded: polls are released with `noop`.
     probed: bool,
+    /// Frames may go out (always with plain framing; after the Socket.IO CONNECT).
+    released: bool,
+    /// Socket.IO: the DISCONNECT went out.
+    farewell_sent: bool,
 }
 
 /// Heartbeat timers, the same over polling and WebSocket.
@@ -821,8 +910,11 @@ impl SessionTask {
                 closing = Some(Instant::now() + self.options.ping_timeout);
             }
             if self.poll.is_some() {
-                if closing.is_some() {
-                    self.flush_poll(true);
+                // With Socket.IO the DISCONNECT goes in a payload of its own, the Engine.IO
+                // `close` in the next poll: socket.io-client handles Socket.IO packets a
+                // tick later than Engine.IO ones, and a `close` in the same payload would
+                // win ("transport close" instead of "io server disconnect").
+                if closing.is_some() && self.flush_poll(true) {
                     return Err(Stop::SparkEnded);
                 }
                 if self.probed {
@@ -868,9 +960,9 @@ impl SessionTask {
                             // for the client before its close (replies to its last
                             // messages) goes in that answer too.
                             let mut last: Vec<Packet> = Vec::new();
-                            while last.len() < MAX_BATCH {
+                            while self.released && last.len() < MAX_BATCH {
                                 match self.outgoing.try_recv() {
-                                    Ok(frame) => last.push(Packet::Message(frame)),
+                                    Ok(frame) => self.push_frame(frame, &mut last),
                                     Err(_) => break,
                                 }
                             }
@@ -901,6 +993,11 @@ impl SessionTask {
                     }
                     Some(Command::Fail(err)) => return Err(Stop::Client(Some(err))),
                     Some(Command::Probed) => self.probed = true,
+                    Some(Command::Connect) => {
+                        let connected = self.connect_packet();
+                        self.control.push_back(connected);
+                    }
+                    Some(Command::Reply(frame)) => self.control.push_back(Packet::Message(frame)),
                     Some(Command::Upgraded(ws)) => {
                         self.session.transport.store(WEBSOCKET, Ordering::Release);
                         if let Some(poll) = self.poll.take() {
@@ -912,7 +1009,7 @@ impl SessionTask {
                         return Ok(ws);
                     }
                 },
-                frame = self.outgoing.recv(), if waiting && closing.is_none() => {
+                frame = self.outgoing.recv(), if waiting && closing.is_none() && self.released => {
                     if let Some(frame) = frame {
                         self.flush_poll_with(Some(frame), false);
                     }
@@ -930,14 +1027,17 @@ impl SessionTask {
         }
     }
 
-    fn flush_poll(&mut self, close: bool) {
-        self.flush_poll_with(None, close);
+    /// [`flush_poll_with`](Self::flush_poll_with) without a first frame.
+    fn flush_poll(&mut self, close: bool) -> bool {
+        self.flush_poll_with(None, close)
     }
 
-    /// Answer the pending poll with the control packets and queued frames.
-    fn flush_poll_with(&mut self, first: Option<Frame>, close: bool) {
+    /// Answer the pending poll with the control packets and queued frames. With `close`,
+    /// `close` follows (or first the Socket.IO DISCONNECT, see
+    /// [`farewell`](Self::farewell)); returns whether `close` went out.
+    fn flush_poll_with(&mut self, first: Option<Frame>, close: bool) -> bool {
         let Some(poll) = self.poll.take() else {
-            return;
+            return false;
         };
         let mut packets: Vec<Packet> = self.control.drain(..).collect();
         // A payload holds at most MAX_BATCH frames and, past its first frame, about
@@ -947,23 +1047,31 @@ impl SessionTask {
         let mut bytes = 0;
         if let Some(frame) = first {
             bytes += frame.as_bytes().len();
-            packets.push(Packet::Message(frame));
+            self.push_frame(frame, &mut packets);
         }
-        while (packets.len() < MAX_BATCH && bytes < budget) || close {
+        // Socket.IO: nothing goes out before the client's CONNECT, not even at the end.
+        while self.released && ((packets.len() < MAX_BATCH && bytes < budget) || close) {
             match self.outgoing.try_recv() {
                 Ok(frame) => {
                     bytes += frame.as_bytes().len();
-                    packets.push(Packet::Message(frame));
+                    self.push_frame(frame, &mut packets);
                 }
                 Err(_) => break,
             }
         }
+        let mut closed = false;
         if close {
-            packets.push(Packet::Close);
+            match self.farewell() {
+                Some(bye) => packets.push(bye),
+                None => {
+                    packets.push(Packet::Close);
+                    closed = true;
+                }
+            }
         }
         if packets.is_empty() {
             self.poll = Some(poll);
-            return;
+            return false;
         }
         let payload = engineio::encode_payload(self.session.protocol, &packets);
         if poll.send(Some(payload)).is_err() {
@@ -977,12 +1085,16 @@ impl SessionTask {
                 )),
             );
         }
+        closed
     }
 
     /// A control packet from the client; `Some` when the session must stop.
     fn control_packet(&mut self, packet: Packet, hb: &mut Heartbeat) -> Option<Stop> {
         match packet {
-            Packet::Pong(_) if self.session.protocol == Protocol::V4 => hb.alive(),
+            Packet::Pong(_) if self.session.protocol == Protocol::V4 => {
+                hb.alive();
+                self.session.pong();
+            }
             Packet::Ping(data) if self.session.protocol == Protocol::V3 => {
                 hb.alive();
                 self.control.push_back(Packet::Pong(data));
@@ -1022,16 +1134,39 @@ impl SessionTask {
                     Some(Command::Poll(tx)) => { let _ = tx.send(None); }
                     Some(Command::Fail(err)) => break Stop::Client(Some(err)),
                     Some(Command::Control(_) | Command::Probed | Command::Upgraded(_)) => {}
+                    // A POST that raced the upgrade.
+                    Some(Command::Connect) => {
+                        let connected = self.connect_packet();
+                        let connected = self.ws_message(connected);
+                        if ws.send(connected).await.is_err() {
+                            break Stop::Client(None);
+                        }
+                    }
+                    Some(Command::Reply(frame)) => {
+                        if ws.send(self.ws_message(Packet::Message(frame))).await.is_err() {
+                            break Stop::Client(None);
+                        }
+                    }
                 },
-                frame = self.outgoing.recv() => {
+                frame = self.outgoing.recv(), if self.released => {
                     let Some(frame) = frame else { break Stop::SparkEnded };
                     let write_timeout = self.write_timeout;
                     let write = async {
-                        ws.feed(self.ws_message(Packet::Message(frame))).await?;
+                        let (first, attachment) = self.ws_frame(frame);
+                        ws.feed(first).await?;
+                        if let Some(m) = attachment {
+                            ws.feed(m).await?;
+                        }
                         let mut n = 1;
                         while n < MAX_BATCH {
                             match self.outgoing.try_recv() {
-                                Ok(f) => ws.feed(self.ws_message(Packet::Message(f))).await?,
+                                Ok(f) => {
+                                    let (first, attachment) = self.ws_frame(f);
+                                    ws.feed(first).await?;
+                                    if let Some(m) = attachment {
+                                        ws.feed(m).await?;
+                                    }
+                                }
                                 Err(_) => break,
                             }
                             n += 1;
@@ -1076,11 +1211,32 @@ impl SessionTask {
                     };
                     match packet {
                         Ok(Packet::Message(frame)) => {
-                            let mut ready = self.session.ready.clone();
-                            if ready.wait_for(|r| *r).await.is_err() {
-                                break Stop::SparkEnded;
+                            let incoming = match self.session.incoming(frame) {
+                                Ok(incoming) => incoming,
+                                Err(err) => break Stop::Client(Some(err)),
+                            };
+                            if incoming.connect {
+                                let connected = self.connect_packet();
+                                let connected = self.ws_message(connected);
+                                if ws.send(connected).await.is_err() {
+                                    break Stop::Client(None);
+                                }
                             }
-                            spark.deliver(frame).await;
+                            if let Some(frame) = incoming.deliver {
+                                let mut ready = self.session.ready.clone();
+                                if ready.wait_for(|r| *r).await.is_err() {
+                                    break Stop::SparkEnded;
+                                }
+                                spark.deliver(frame).await;
+                            }
+                            if let Some(reply) = incoming.reply {
+                                if ws.send(self.ws_message(Packet::Message(reply))).await.is_err() {
+                                    break Stop::Client(None);
+                                }
+                            }
+                            if incoming.disconnect {
+                                break Stop::Client(None);
+                            }
                         }
                         Ok(Packet::Ping(data)) if protocol == Protocol::V3 => {
                             hb.alive();
@@ -1089,7 +1245,10 @@ impl SessionTask {
                                 break Stop::Client(None);
                             }
                         }
-                        Ok(Packet::Pong(_)) => hb.alive(),
+                        Ok(Packet::Pong(_)) => {
+                            hb.alive();
+                            self.session.pong();
+                        }
                         Ok(Packet::Close) => break Stop::Client(None),
                         Ok(_) => {}
                         Err(e) => break Stop::Client(Some(SparkError::Transport(format!(
@@ -1112,13 +1271,25 @@ impl SessionTask {
         if let Stop::SparkEnded = stop {
             // What was queued before the end (last message, server::close), then a
             // WebSocket close: the reference sends no Engine.IO `close` packet here.
+            // Socket.IO: a DISCONNECT before the close, and nothing queued before the
+            // client's CONNECT.
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                while let Ok(frame) = self.outgoing.try_recv() {
-                    if ws
-                        .feed(self.ws_message(Packet::Message(frame)))
-                        .await
-                        .is_err()
-                    {
+                while self.released {
+                    let Ok(frame) = self.outgoing.try_recv() else {
+                        break;
+                    };
+                    let (first, attachment) = self.ws_frame(frame);
+                    if ws.feed(first).await.is_err() {
+                        return;
+                    }
+                    if let Some(m) = attachment {
+                        if ws.feed(m).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                if let Some(bye) = self.farewell() {
+                    if ws.feed(self.ws_message(bye)).await.is_err() {
                         return;
                     }
                 }
@@ -1128,6 +1299,52 @@ impl SessionTask {
             .await;
         }
         stop
+    }
+
+    /// A Primus frame as Engine.IO messages, through the session's framing: one message,
+    /// and with Socket.IO a binary event's attachment.
+    fn frame_packets(&self, frame: Frame) -> (Packet, Option<Packet>) {
+        match self.session.framing {
+            Framing::Plain => (Packet::Message(frame), None),
+            Framing::SocketIo(_) => {
+                let (event, attachment) = socketio::encode(frame);
+                (Packet::Message(event), attachment.map(Packet::Message))
+            }
+        }
+    }
+
+    /// [`frame_packets`](Self::frame_packets), appended to a payload.
+    fn push_frame(&self, frame: Frame, out: &mut Vec<Packet>) {
+        let (first, attachment) = self.frame_packets(frame);
+        out.push(first);
+        out.extend(attachment);
+    }
+
+    /// [`frame_packets`](Self::frame_packets) as WebSocket messages.
+    fn ws_frame(&self, frame: Frame) -> (WsMessage, Option<WsMessage>) {
+        let (first, attachment) = self.frame_packets(frame);
+        (
+            self.ws_message(first),
+            attachment.map(|p| self.ws_message(p)),
+        )
+    }
+
+    /// Socket.IO: the answer to the client's CONNECT; queued frames are released.
+    fn connect_packet(&mut self) -> Packet {
+        self.released = true;
+        Packet::Message(socketio::connect_reply(&self.session.spark.id_arc()))
+    }
+
+    /// What goes before the Engine.IO close when the spark ends: Socket.IO's DISCONNECT
+    /// (once connected, once), nothing with plain framing.
+    fn farewell(&mut self) -> Option<Packet> {
+        match self.session.framing {
+            Framing::SocketIo(_) if self.released && !self.farewell_sent => {
+                self.farewell_sent = true;
+                Some(Packet::Message(socketio::disconnect()))
+            }
+            _ => None,
+        }
     }
 
     fn ws_message(&self, packet: Packet) -> WsMessage {
