@@ -51,10 +51,10 @@ impl Transport {
             "sockjs" => Ok(Transport::SockJs),
             #[cfg(feature = "sse")]
             "sse" => Ok(Transport::Sse),
+            // Compiled in, but its client half is not written yet.
+            #[cfg(feature = "socketio")]
+            "socket.io" => Err(ClientError::NoClientHalf("socket.io")),
             other => Err(match crate::transformers::known(other) {
-                Some((name, _)) if crate::transformers::SERVER_ONLY.contains(&name) => {
-                    ClientError::NoClientHalf(name)
-                }
                 Some((name, feature)) => ClientError::TransformerNotCompiled { name, feature },
                 None => ClientError::UnsupportedTransformer(other.to_string()),
             }),
