@@ -28,7 +28,8 @@ use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{full, HttpRequest, HttpResponse};
 use crate::transformers::websockets::server::{
-    linger_budget, prepare_upgrade, spark_info, switching_protocols, Refusal,
+    linger_budget, prepare_upgrade, receive_frame, reserve, spark_info, switching_protocols,
+    Refusal,
 };
 use bytes::{Bytes, BytesMut};
 use fastwebsockets::{
@@ -554,38 +555,9 @@ async fn drive(
                     Some(Event::Gone(err)) => return Exit::Gone(err),
                     None => return Exit::Gone(None),
                 };
-                let mut msg = shared.receive(frame);
-                if shared.server.transforms.incoming.has_async() {
-                    if let Some(m) = msg.take() {
-                        // Async incoming transforms are awaited here, keeping messages in
-                        // order. Boxed: inline, that future would enlarge every
-                        // connection's task.
-                        msg = Box::pin(shared.transform_async(m)).await;
-                    }
-                }
-                if let Some(msg) = msg {
-                    if let Some(msg) = shared.dispatch(msg) {
-                        match incoming.as_ref().map(|tx| tx.try_reserve()) {
-                            Some(Ok(permit)) => permit.send(Box::new(msg)),
-                            Some(Err(mpsc::error::TrySendError::Closed(()))) => {}
-                            // Full, or no queue yet: hold it; the loop head makes the queue.
-                            _ => pending = Some(Box::new(msg)),
-                        }
-                    }
-                }
+                receive_frame(shared, frame, &incoming, &mut pending).await;
             }
         }
-    }
-}
-
-/// Wait for room in the stream's queue (there is always a sender once a message is
-/// pending).
-async fn reserve(
-    tx: &Option<mpsc::Sender<Box<Message>>>,
-) -> Result<mpsc::Permit<'_, Box<Message>>, mpsc::error::SendError<()>> {
-    match tx {
-        Some(tx) => tx.reserve().await,
-        None => Err(mpsc::error::SendError(())),
     }
 }
 

@@ -384,33 +384,45 @@ async fn drive(
                         }
                     }
                 };
-                let mut msg = shared.receive(frame);
-                if shared.server.transforms.incoming.has_async() {
-                    if let Some(m) = msg.take() {
-                        // Async incoming transforms are awaited here, keeping messages in
-                        // order. Boxed: inline, that future would enlarge every
-                        // connection's task (memory per connection is a budget).
-                        msg = Box::pin(shared.transform_async(m)).await;
-                    }
-                }
-                if let Some(msg) = msg {
-                    if let Some(msg) = shared.dispatch(msg) {
-                        match incoming.as_ref().map(|tx| tx.try_reserve()) {
-                            Some(Ok(permit)) => permit.send(Box::new(msg)),
-                            Some(Err(mpsc::error::TrySendError::Closed(()))) => {}
-                            // Full, or no queue yet: hold it; the loop head makes the queue.
-                            _ => pending = Some(Box::new(msg)),
-                        }
-                    }
-                }
+                receive_frame(shared, frame, &incoming, &mut pending).await;
             }
         }
     }
 }
 
+/// Hand a frame the peer sent to its spark: decode and protocol messages, incoming
+/// transforms (async ones awaited here, keeping messages in order), handlers; a message
+/// for the spark's stream goes to its queue or, while that is full (or not made yet),
+/// into `pending`, and the connection stops reading until it fits. Shared by the
+/// WebSocket engines (this one and uws's).
+pub(crate) async fn receive_frame(
+    shared: &Arc<crate::server::spark::SparkShared>,
+    frame: Frame,
+    incoming: &Option<mpsc::Sender<Box<Message>>>,
+    pending: &mut Option<Box<Message>>,
+) {
+    let mut msg = shared.receive(frame);
+    if shared.server.transforms.incoming.has_async() {
+        if let Some(m) = msg.take() {
+            // Boxed: inline, that future would enlarge every connection's task (memory
+            // per connection is a budget).
+            msg = Box::pin(shared.transform_async(m)).await;
+        }
+    }
+    let Some(msg) = msg.and_then(|m| shared.dispatch(m)) else {
+        return;
+    };
+    match incoming.as_ref().map(|tx| tx.try_reserve()) {
+        Some(Ok(permit)) => permit.send(Box::new(msg)),
+        Some(Err(mpsc::error::TrySendError::Closed(()))) => {}
+        // Full, or no queue yet: hold it; the loop head makes the queue.
+        _ => *pending = Some(Box::new(msg)),
+    }
+}
+
 /// Wait for room in the stream's queue (there is always a sender once a message is
 /// pending).
-async fn reserve(
+pub(crate) async fn reserve(
     tx: &Option<mpsc::Sender<Box<Message>>>,
 ) -> Result<mpsc::Permit<'_, Box<Message>>, mpsc::error::SendError<()>> {
     match tx {
