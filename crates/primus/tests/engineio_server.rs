@@ -6,49 +6,16 @@
 mod server_support;
 
 use primus::transformers::engineio::EngineIoOptions;
-use primus::{Options, SparkError, Value};
+use primus::{Options, Value};
 use server_support::*;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn eio_options() -> Options {
     quiet().transformer("engine.io")
-}
-
-/// What the server side saw.
-#[derive(Debug, Default)]
-struct Seen {
-    data: Vec<Value>,
-    errors: Vec<String>,
-    max_length: bool,
-    ends: usize,
-    ids: Vec<String>,
-}
-
-/// Echo every message and record what happens.
-fn echo(primus: &primus::Primus) -> Arc<Mutex<Seen>> {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let s = seen.clone();
-    primus.on_connection(move |spark| {
-        s.lock().unwrap().ids.push(spark.id().to_string());
-        let t = s.clone();
-        spark.on_data(move |spark, msg| {
-            t.lock().unwrap().data.push(msg.value().clone());
-            let _ = spark.write(msg.value());
-        });
-        let t = s.clone();
-        spark.on_error(move |_, err| {
-            let mut t = t.lock().unwrap();
-            t.errors.push(err.to_string());
-            t.max_length |= matches!(err, SparkError::MaxLength { .. });
-        });
-        let t = s.clone();
-        spark.on_end(move |_| t.lock().unwrap().ends += 1);
-    });
-    seen
 }
 
 /// Send raw request bytes with `Connection: close` and read the whole answer.
@@ -107,7 +74,7 @@ const UNKNOWN_SID: &str = r#"{"code":1,"message":"Session ID unknown"}"#;
 #[tokio::test]
 async fn handshake_then_messages_both_ways_over_polling() {
     let server = TestServer::start(eio_options().max_length(1234)).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let (sid, open) = handshake(server.addr).await;
     assert_eq!(open["upgrades"], serde_json::json!(["websocket"]));
     assert_eq!(open["pingInterval"], 25000);
@@ -185,7 +152,7 @@ async fn errors_answer_like_the_reference() {
 #[tokio::test]
 async fn bad_packet_types_end_the_session() {
     let server = TestServer::start(eio_options()).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     for body in ["9oops", "4\"ok\"\x1e\x1e", "b!!!", "0{}", ""] {
         let (sid, _) = handshake(server.addr).await;
         let (status, _, answer) = post(server.addr, &q(&sid), body.as_bytes()).await;
@@ -212,7 +179,7 @@ async fn bad_packet_types_end_the_session() {
 #[tokio::test]
 async fn payloads_over_max_length_get_413_and_end_the_spark() {
     let server = TestServer::start(eio_options().max_length(100)).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let (sid, _) = handshake(server.addr).await;
     let big = format!("4\"{}\"", "x".repeat(200));
     let (status, _, _) = post(server.addr, &q(&sid), big.as_bytes()).await;
@@ -240,7 +207,7 @@ async fn payloads_over_max_length_get_413_and_end_the_spark() {
 #[tokio::test]
 async fn truncated_utf8_becomes_a_replacement_character_like_node() {
     let server = TestServer::start(eio_options()).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let (sid, _) = handshake(server.addr).await;
     let (status, _, _) = post(server.addr, &q(&sid), b"4\"h\xc3\"").await;
     assert_eq!(status, 200);
@@ -252,7 +219,7 @@ async fn truncated_utf8_becomes_a_replacement_character_like_node() {
 #[tokio::test]
 async fn racing_polls_close_the_session() {
     let server = TestServer::start(eio_options()).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let (sid, _) = handshake(server.addr).await;
     let first = spawn_poll(server.addr, q(&sid));
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -271,7 +238,7 @@ async fn racing_polls_close_the_session() {
 #[tokio::test]
 async fn racing_posts_close_the_session() {
     let server = TestServer::start(eio_options()).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let (sid, _) = handshake(server.addr).await;
     // A POST whose body never finishes keeps the session busy…
     let mut slow = TcpStream::connect(server.addr).await.unwrap();
@@ -294,7 +261,7 @@ async fn abandoned_sessions_are_reclaimed() {
         .heartbeat(Duration::from_millis(100), Duration::from_millis(100))
         .upgrade_timeout(Duration::from_millis(200));
     let server = TestServer::start(eio_options().engineio(engineio)).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     // Polling clients that vanish after the handshake or after one poll…
     let mut sids = Vec::new();
     for _ in 0..5 {
@@ -355,7 +322,7 @@ async fn a_live_polling_client_is_kept_by_answering_pings() {
 #[tokio::test]
 async fn upgrade_with_probe_then_websocket_carries_the_session() {
     let server = TestServer::start(eio_options()).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let (sid, _) = handshake(server.addr).await;
     let pending = spawn_poll(server.addr, q(&sid));
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -431,7 +398,7 @@ async fn protocol_3_behind_allow_eio3() {
     let engineio = EngineIoOptions::default()
         .heartbeat(Duration::from_millis(200), Duration::from_millis(200));
     let server = TestServer::start(eio_options().allow_eio3(true).engineio(engineio)).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let (status, _, body) = get(server.addr, "EIO=3&transport=polling&b64=1").await;
     assert_eq!(status, 200);
     let (len, open) = body.split_once(':').unwrap();

@@ -7,7 +7,7 @@
 
 mod server_support;
 
-use primus::{Options, SparkError, Value};
+use primus::{Options, Value};
 use server_support::*;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,39 +15,6 @@ use std::time::Duration;
 
 fn sio() -> Options {
     quiet().transformer("socket.io")
-}
-
-/// What the server side saw.
-#[derive(Debug, Default)]
-struct Seen {
-    data: Vec<Value>,
-    errors: Vec<String>,
-    max_length: bool,
-    ends: usize,
-    ids: Vec<String>,
-}
-
-/// Echo every message and record what happens.
-fn echo(primus: &primus::Primus) -> Arc<Mutex<Seen>> {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let s = seen.clone();
-    primus.on_connection(move |spark| {
-        s.lock().unwrap().ids.push(spark.id().to_string());
-        let t = s.clone();
-        spark.on_data(move |spark, msg| {
-            t.lock().unwrap().data.push(msg.value().clone());
-            let _ = spark.write(msg.value());
-        });
-        let t = s.clone();
-        spark.on_error(move |_, err| {
-            let mut t = t.lock().unwrap();
-            t.errors.push(err.to_string());
-            t.max_length |= matches!(err, SparkError::MaxLength { .. });
-        });
-        let t = s.clone();
-        spark.on_end(move |_| t.lock().unwrap().ends += 1);
-    });
-    seen
 }
 
 const POLLING: &str = "/primus/?EIO=4&transport=polling";
@@ -91,7 +58,7 @@ async fn connected(addr: SocketAddr) -> String {
 #[tokio::test]
 async fn connect_then_messages_both_ways_over_polling() {
     let server = TestServer::start(sio()).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let a = server.addr;
     let sid = connected(a).await;
     // The socket id is the spark id.
@@ -166,7 +133,7 @@ async fn frames_wait_for_connect() {
 #[tokio::test]
 async fn other_namespaces_are_refused() {
     let server = TestServer::start(sio()).await;
-    echo(&server.primus);
+    echo_recording(&server.primus);
     let a = server.addr;
     let sid = handshake(a).await;
     assert_eq!(post(a, &sid, "40/chat,").await, 200);
@@ -182,7 +149,7 @@ async fn other_namespaces_are_refused() {
 #[tokio::test]
 async fn server_end_sends_disconnect_then_close() {
     let server = TestServer::start(sio()).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let spark = Arc::new(Mutex::new(None));
     let s = spark.clone();
     server.primus.on_connection(move |spark| {
@@ -205,7 +172,7 @@ async fn server_end_sends_disconnect_then_close() {
 #[tokio::test]
 async fn client_disconnect_ends_the_spark() {
     let server = TestServer::start(sio()).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let a = server.addr;
     let sid = connected(a).await;
     assert_eq!(post(a, &sid, "41").await, 200);
@@ -219,7 +186,7 @@ async fn client_disconnect_ends_the_spark() {
 #[tokio::test]
 async fn bad_packets_and_max_length_end_the_session() {
     let server = TestServer::start(sio().max_length(100)).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let a = server.addr;
     let sid = connected(a).await;
     let big = format!("42[\"message\",\"\\\"{}\\\"\"]", "x".repeat(200));
@@ -256,7 +223,7 @@ async fn next_text(ws: &mut RawWs) -> String {
 #[tokio::test]
 async fn websocket_binary_attachments_with_the_binary_parser() {
     let server = TestServer::start(sio().parser("binary")).await;
-    let seen = echo(&server.primus);
+    let seen = echo_recording(&server.primus);
     let mut ws = RawWs::connect(server.addr, "/primus/?EIO=4&transport=websocket", "").await;
     let open = next_text(&mut ws).await;
     assert!(open.starts_with("0{\"sid\""), "{open}");

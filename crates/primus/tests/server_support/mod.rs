@@ -569,3 +569,37 @@ pub fn server_holds_socket(server: SocketAddr, client: SocketAddr) -> bool {
             .is_some_and(|link| inodes.iter().any(|i| link == format!("socket:[{i}]")))
     })
 }
+
+/// What the server side saw of its sparks, recorded by [`echo_recording`].
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub data: Vec<primus::Value>,
+    pub errors: Vec<String>,
+    pub max_length: bool,
+    pub ends: usize,
+    pub ids: Vec<String>,
+}
+
+/// Echo every message back to its spark and record what happens.
+pub fn echo_recording(primus: &Primus) -> std::sync::Arc<std::sync::Mutex<Seen>> {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let s = seen.clone();
+    primus.on_connection(move |spark| {
+        s.lock().unwrap().ids.push(spark.id().to_string());
+        let t = s.clone();
+        spark.on_data(move |spark, msg| {
+            t.lock().unwrap().data.push(msg.value().clone());
+            let _ = spark.write(msg.value());
+        });
+        let t = s.clone();
+        spark.on_error(move |_, err| {
+            let mut t = t.lock().unwrap();
+            t.errors.push(err.to_string());
+            t.max_length |= matches!(err, primus::SparkError::MaxLength { .. });
+        });
+        let t = s.clone();
+        spark.on_end(move |_| t.lock().unwrap().ends += 1);
+    });
+    seen
+}
