@@ -712,9 +712,14 @@ impl RoomTarget {
             return Ok(0);
         }
         let inner = &self.primus.inner;
+        let members = self.members();
+        if members.is_empty() && !inner.forwarding() {
+            // Nobody here and no other server to tell: nothing to encode.
+            return Ok(0);
+        }
         let frame = inner.shared_frame(data)?;
         let mut sent = 0;
-        for id in &self.members() {
+        for id in &members {
             if let Some(spark) = self.primus.spark(id) {
                 if inner.write_one(&spark, frame.as_ref(), data) {
                     sent += 1;
