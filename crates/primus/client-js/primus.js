@@ -879,6 +879,40 @@ Primus.millisecond = millisecond;
 Primus.yeast = yeast;
 /** Transport client halves by transformer name; each is `function client()` with `this` = primus. */
 Primus.transports = {};
+/**
+ * The wiring of a transport whose socket has `open()`, `send(data)`, `close()` and the
+ * `onopen/onmessage/onerror/onclose` callbacks (the HTTP transports: engine.io, sse).
+ * `create(opts)` makes a socket from the URL options of each (re)connection.
+ */
+Primus.socketClient = function socketClient(primus, create) {
+  let socket = null;
+
+  primus.on('outgoing::open', function opening() {
+    primus.emit('outgoing::end');
+    const s = create(primus.uri({ protocol: 'http:', query: true, object: true }));
+    primus.socket = socket = s;
+    s.onopen = () => primus.emit('incoming::open');
+    s.onmessage = (data) => primus.emit('incoming::data', data);
+    s.onerror = (err) => primus.emit('incoming::error', err);
+    s.onclose = () => primus.emit('incoming::end');
+    s.open();
+  });
+
+  primus.on('outgoing::data', function write(message) {
+    if (socket) socket.send(message);
+  });
+
+  primus.on('outgoing::reconnect', function reconnect() {
+    primus.emit('outgoing::open');
+  });
+
+  primus.on('outgoing::end', function close() {
+    if (!socket) return;
+    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = () => {};
+    socket.close();
+    socket = null;
+  });
+};
 /** Parsers by name: `{encoder(data, cb), decoder(raw, cb)}`, called with `this` = primus. */
 Primus.parsers = {};
 

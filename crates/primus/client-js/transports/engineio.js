@@ -245,41 +245,17 @@ Primus.EngineSocket = EngineSocket;
 
 Primus.transports['engine.io'] = function client() {
   const primus = this;
-  let socket = null;
 
   if (typeof fetch === 'undefined') {
     return primus.critical(new Error('The engine.io transport needs fetch() (a browser, or Node 18+)'));
   }
 
-  primus.on('outgoing::open', function opening() {
-    primus.emit('outgoing::end');
-    const opts = primus.uri({ protocol: 'http:', query: true, object: true });
+  Primus.socketClient(primus, (opts) => {
     const scheme = opts.secure ? 'https:' : 'http:';
     const host = opts.auth ? opts.auth + '@' + primus.url.host : primus.url.host;
     const url = scheme + '//' + host + (opts.pathname || '') + '/';
     const transport = primus.transport || {};
     const websocket = !primus.AVOID_WEBSOCKETS && !(Array.isArray(transport.transports) && !transport.transports.includes('websocket'));
-    const s = new EngineSocket(url, opts.query, { websocket });
-    primus.socket = socket = s;
-    s.onopen = () => primus.emit('incoming::open');
-    s.onmessage = (data) => primus.emit('incoming::data', data);
-    s.onerror = (err) => primus.emit('incoming::error', err);
-    s.onclose = () => primus.emit('incoming::end');
-    s.open();
-  });
-
-  primus.on('outgoing::data', function write(message) {
-    if (socket) socket.send(message);
-  });
-
-  primus.on('outgoing::reconnect', function reconnect() {
-    primus.emit('outgoing::open');
-  });
-
-  primus.on('outgoing::end', function close() {
-    if (!socket) return;
-    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = () => {};
-    socket.close();
-    socket = null;
+    return new EngineSocket(url, opts.query, { websocket });
   });
 };

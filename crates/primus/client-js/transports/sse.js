@@ -156,40 +156,16 @@ Primus.SSESocket = SSESocket;
 
 Primus.transports.sse = function client() {
   const primus = this;
-  let socket = null;
 
   if (typeof EventSource === 'undefined' || typeof fetch === 'undefined') {
     return primus.critical(new Error('The sse transport needs EventSource and fetch() (a browser)'));
   }
 
-  primus.on('outgoing::open', function opening() {
-    primus.emit('outgoing::end');
-    const opts = primus.uri({ protocol: 'http:', query: true, object: true });
+  Primus.socketClient(primus, (opts) => {
     const scheme = opts.secure ? 'https:' : 'http:';
     const transport = primus.transport || {};
-    const s = new SSESocket(scheme + '//' + primus.url.host + (opts.pathname || ''), opts.query, {
+    return new SSESocket(scheme + '//' + primus.url.host + (opts.pathname || ''), opts.query, {
       withCredentials: transport.withCredentials,
     });
-    primus.socket = socket = s;
-    s.onopen = () => primus.emit('incoming::open');
-    s.onmessage = (data) => primus.emit('incoming::data', data);
-    s.onerror = (err) => primus.emit('incoming::error', err);
-    s.onclose = () => primus.emit('incoming::end');
-    s.open();
-  });
-
-  primus.on('outgoing::data', function write(message) {
-    if (socket) socket.send(message);
-  });
-
-  primus.on('outgoing::reconnect', function reconnect() {
-    primus.emit('outgoing::open');
-  });
-
-  primus.on('outgoing::end', function close() {
-    if (!socket) return;
-    socket.onopen = socket.onmessage = socket.onerror = socket.onclose = () => {};
-    socket.close();
-    socket = null;
   });
 };
