@@ -6,18 +6,17 @@
 
 mod server_support;
 
-use futures_util::StreamExt;
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions, TransportOptions};
 use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
-use serde_json::{json, Value as Json};
+use serde_json::json;
 use server_support::TestServer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(10);
+mod client_support;
+use client_support::{next_json, wait_event, WAIT};
 
 mod node_support;
 use node_support::NodeServer;
@@ -61,36 +60,6 @@ fn options(transports: &[SockJsTransport]) -> ClientOptions {
             ..TransportOptions::default()
         },
         ..ClientOptions::default()
-    }
-}
-
-async fn next_json(client: &mut Client) -> Json {
-    timeout(WAIT, client.next())
-        .await
-        .expect("a message in time")
-        .expect("stream open")
-        .decode::<Json>()
-        .unwrap()
-}
-
-async fn wait_event(
-    events: &mut broadcast::Receiver<ClientEvent>,
-    what: &str,
-    pred: impl Fn(&ClientEvent) -> bool,
-) -> Vec<ClientEvent> {
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match timeout(
-            deadline.saturating_duration_since(Instant::now()),
-            events.recv(),
-        )
-        .await
-        {
-            Ok(Ok(e)) if pred(&e) => return seen,
-            Ok(Ok(e)) => seen.push(e),
-            other => panic!("no {what}: {other:?}; saw {seen:?}"),
-        }
     }
 }
 

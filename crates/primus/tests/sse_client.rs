@@ -3,16 +3,15 @@
 //! restart and reconnect, and the client's end closing the spark.
 #![cfg(feature = "sse")] // needs the `sse` transformer
 
-use futures_util::StreamExt;
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
 use primus::{Options, Primus, Server};
-use serde_json::{json, Value as Json};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::sync::broadcast;
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(10);
+mod client_support;
+use client_support::{next_json, wait_event, WAIT};
 
 fn sse() -> Options {
     Options::default().transformer("sse").ping_interval(None)
@@ -69,36 +68,6 @@ fn options() -> ClientOptions {
             ..Backoff::default()
         },
         ..ClientOptions::default()
-    }
-}
-
-async fn next_json(client: &mut Client) -> Json {
-    timeout(WAIT, client.next())
-        .await
-        .expect("a message in time")
-        .expect("stream open")
-        .decode::<Json>()
-        .unwrap()
-}
-
-async fn wait_event(
-    events: &mut broadcast::Receiver<ClientEvent>,
-    what: &str,
-    pred: impl Fn(&ClientEvent) -> bool,
-) -> Vec<ClientEvent> {
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match timeout(
-            deadline.saturating_duration_since(Instant::now()),
-            events.recv(),
-        )
-        .await
-        {
-            Ok(Ok(e)) if pred(&e) => return seen,
-            Ok(Ok(e)) => seen.push(e),
-            other => panic!("no {what}: {other:?}; saw {seen:?}"),
-        }
     }
 }
 
