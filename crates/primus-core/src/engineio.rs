@@ -23,7 +23,7 @@
 //! assert_eq!(v3, "5:4\"hi\"1:2");
 //! ```
 
-use crate::Frame;
+use crate::{utf16, Frame};
 use bytes::Bytes;
 
 /// Which Engine.IO protocol a session speaks (`EIO=4` or `EIO=3` in the query).
@@ -215,7 +215,7 @@ pub fn encode_payload(protocol: Protocol, packets: &[Packet]) -> String {
             Protocol::V3 => {
                 one.clear();
                 packet.encode_into(protocol, &mut one);
-                out.push_str(&utf16_len(&one).to_string());
+                out.push_str(&utf16::len(&one).to_string());
                 out.push(':');
                 out.push_str(&one);
             }
@@ -246,7 +246,7 @@ pub fn decode_payload(
                 let colon = rest.find(':').ok_or(DecodeError::Length)?;
                 let len: usize = rest[..colon].parse().map_err(|_| DecodeError::Length)?;
                 rest = &rest[colon + 1..];
-                let end = utf16_offset(rest, len).ok_or(DecodeError::Length)?;
+                let end = utf16::offset(rest, len).ok_or(DecodeError::Length)?;
                 packets.push(Packet::decode(protocol, &rest[..end])?);
                 rest = &rest[end..];
             }
@@ -256,26 +256,6 @@ pub fn decode_payload(
             Ok(packets)
         }
     }
-}
-
-/// A string's length as JavaScript counts it (UTF-16 code units).
-fn utf16_len(s: &str) -> usize {
-    s.chars().map(char::len_utf16).sum()
-}
-
-/// The byte offset after `units` UTF-16 code units of `s`, if `s` has that many.
-fn utf16_offset(s: &str, units: usize) -> Option<usize> {
-    let mut seen = 0;
-    for (i, c) in s.char_indices() {
-        if seen == units {
-            return Some(i);
-        }
-        seen += c.len_utf16();
-        if seen > units {
-            return None;
-        }
-    }
-    (seen == units).then_some(s.len())
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

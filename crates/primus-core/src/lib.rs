@@ -10,7 +10,8 @@
 //! - the internal `primus::` protocol messages ([`protocol`]) and reserved event names
 //!   ([`reserved`]);
 //! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]) and SockJS
-//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]);
+//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]),
+//!   Socket.IO 0.9 packets and payloads ([`socketio09`]);
 //! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
@@ -26,8 +27,10 @@ pub mod parser;
 pub mod protocol;
 pub mod query;
 pub mod reserved;
+pub mod socketio09;
 pub mod sockjs;
 pub mod sse;
+mod utf16;
 pub mod value;
 
 pub use frame::Frame;

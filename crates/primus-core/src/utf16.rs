@@ -1,0 +1,41 @@
+//! String lengths as JavaScript counts them (UTF-16 code units), for the wire formats
+//! that prefix data with `string.length`: Engine.IO protocol 3 payloads and Socket.IO 0.9
+//! payloads.
+
+/// `s.length` in JavaScript: its UTF-16 code units.
+pub(crate) fn len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// The byte offset after the first `units` UTF-16 code units of `s`; `None` when `s` is
+/// shorter or the count ends inside a surrogate pair (half a character, which a Rust
+/// string cannot hold).
+pub(crate) fn offset(s: &str, units: usize) -> Option<usize> {
+    let mut seen = 0;
+    for (i, c) in s.char_indices() {
+        if seen == units {
+            return Some(i);
+        }
+        seen += c.len_utf16();
+        if seen > units {
+            return None;
+        }
+    }
+    (seen == units).then_some(s.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_like_javascript() {
+        assert_eq!(super::len(""), 0);
+        assert_eq!(super::len("aé"), 2);
+        // An astral character is a surrogate pair: two units, four bytes.
+        assert_eq!(super::len("😀"), 2);
+        assert_eq!(super::offset("a😀b", 3), Some(5));
+        assert_eq!(super::offset("a😀b", 2), None);
+        assert_eq!(super::offset("a😀b", 4), Some(6));
+        assert_eq!(super::offset("a😀b", 5), None);
+        assert_eq!(super::offset("", 0), Some(0));
+    }
+}
