@@ -13,6 +13,8 @@
 //!
 //! The shared WebSocket engine of the other transformers lives here too (see the module
 //! docs of [`websockets`](super)); an `engine.io`-only build uses just its close handling.
+//! A connection carries Primus frames through a [`Framing`]: [`Plain`] here and for faye,
+//! Socket.IO 0.9 packets with their heartbeat for the socket.io transformer's legacy half.
 #![cfg_attr(
     not(any(feature = "websockets", feature = "sockjs", feature = "faye")),
     allow(dead_code, unused_imports)
@@ -20,7 +22,7 @@
 
 use crate::error::SparkError;
 use crate::options::Options;
-use crate::server::spark::{CloseKind, Message, SparkConn, SparkInfo};
+use crate::server::spark::{CloseKind, Message, SparkConn, SparkInfo, SparkShared};
 use crate::server::Inner;
 use crate::service::{full, HttpRequest, HttpResponse};
 use futures_util::{SinkExt, StreamExt};
@@ -49,7 +51,7 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_MIN_BYTES: usize = 16 << 20;
 
 /// The websockets server half: its WebSocket settings.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Server {
     config: WebSocketConfig,
     write_timeout: Duration,
@@ -87,6 +89,36 @@ impl Server {
         self
     }
 
+    /// An upgraded connection as a server-side WebSocket with these settings.
+    pub(crate) async fn socket(&self, upgraded: hyper::upgrade::Upgraded) -> Socket {
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(self.config))
+            .await
+    }
+
+    /// Carry a spark on `ws` with `framing` until either side ends it, for a transformer
+    /// that opened the spark (and ran its connection listeners) itself; `live` is false
+    /// when the listeners ended the spark. What [`handle`](Self::handle) does once the
+    /// listeners ran.
+    pub(crate) async fn serve<F: Framing>(
+        &self,
+        ws: Socket,
+        shared: Arc<SparkShared>,
+        outgoing: mpsc::Receiver<Frame>,
+        framing: F,
+        live: bool,
+    ) {
+        serve(
+            ws,
+            shared,
+            outgoing,
+            self.write_timeout,
+            self.default_close,
+            framing,
+            live,
+        )
+        .await
+    }
+
     pub(crate) fn handle(&self, server: &Arc<Inner>, mut req: HttpRequest) -> HttpResponse {
         if !crate::service::is_upgrade(&req) {
             return full(
@@ -104,20 +136,19 @@ impl Server {
             Ok(conn) => conn,
             Err(e) => return full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", e.to_string()),
         };
-        let config = self.config;
-        let write_timeout = self.write_timeout;
-        let default_close = self.default_close;
+        let this = self.clone();
         let server = server.clone();
         tokio::spawn(async move {
             match upgrade.on_upgrade.await {
                 Ok(upgraded) => {
-                    let ws = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
-                        Role::Server,
-                        Some(config),
-                    )
-                    .await;
-                    run(server, ws, conn, write_timeout, default_close).await;
+                    let ws = this.socket(upgraded).await;
+                    // Connection listeners run before the first frame is read, so
+                    // messages that arrive meanwhile wait in the socket and are delivered
+                    // afterwards, in order.
+                    let live = server.run_connection_listeners(&conn.spark).await;
+                    let SparkConn { spark, outgoing } = conn;
+                    this.serve(ws, spark.shared.clone(), outgoing, Plain, live)
+                        .await;
                 }
                 Err(e) => conn.spark.shared.finish(
                     CloseKind::Normal,
@@ -219,6 +250,65 @@ pub(crate) fn to_ws(frame: Frame) -> WsMessage {
     }
 }
 
+/// What a connection's [`Framing`] makes of one message from the peer.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    /// A frame for the spark.
+    pub(crate) deliver: Option<Frame>,
+    /// A message to send back (an acknowledgement, say).
+    pub(crate) reply: Option<WsMessage>,
+    /// A transport-level sign of life, which also counts for Primus's heartbeat.
+    pub(crate) alive: bool,
+    /// The peer said goodbye: the connection ends as if it closed.
+    pub(crate) end: bool,
+}
+
+/// How the WebSocket engine carries Primus frames on one connection: [`Plain`] (one
+/// frame, one message) for websockets and faye; the socket.io transformer's 0.9 half puts
+/// them in Socket.IO 0.9 packets and adds its heartbeat. Everything else (batching,
+/// backpressure, limits, close handling) is the engine's.
+pub(crate) trait Framing: Send {
+    /// Sent before anything else.
+    fn greeting(&mut self) -> Option<WsMessage> {
+        None
+    }
+    /// A frame of the spark's queue as a message; `None` leaves it out.
+    fn outgoing(&mut self, frame: Frame) -> Option<WsMessage>;
+    /// A text or binary message from the peer; `Err` refuses the peer (close code and
+    /// lingering close, as for a protocol violation).
+    fn incoming(&mut self, frame: Frame) -> Result<Received, Refusal>;
+    /// When [`tick`](Self::tick) is due next (`None`: never).
+    fn next_tick(&self) -> Option<tokio::time::Instant> {
+        None
+    }
+    /// The tick is due: a message to send, or `Err` when the peer is to be given up.
+    fn tick(&mut self) -> Result<Option<WsMessage>, SparkError> {
+        Ok(None)
+    }
+    /// Sent after what was queued when the spark ends, before the close frame.
+    fn farewell(&mut self) -> Option<WsMessage> {
+        None
+    }
+}
+
+/// One Primus frame, one WebSocket message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plain;
+
+impl Framing for Plain {
+    #[inline]
+    fn outgoing(&mut self, frame: Frame) -> Option<WsMessage> {
+        Some(to_ws(frame))
+    }
+    #[inline]
+    fn incoming(&mut self, frame: Frame) -> Result<Received, Refusal> {
+        Ok(Received {
+            deliver: Some(frame),
+            ..Received::default()
+        })
+    }
+}
+
 /// How a connection loop ended.
 enum Exit {
     /// The spark ended (application, heartbeat, broadcast): drain and close.
@@ -230,35 +320,39 @@ enum Exit {
     Refused(Refusal),
     /// Writing stalled past `write_timeout`.
     Stalled,
+    /// The framing gave the peer up (a transport heartbeat went unanswered).
+    Dead(SparkError),
 }
 
-async fn run(
-    server: Arc<Inner>,
+#[allow(clippy::too_many_arguments)] // the settings of `Server`, passed along
+async fn serve<F: Framing>(
     mut ws: Socket,
-    conn: SparkConn,
+    shared: Arc<SparkShared>,
+    mut outgoing: mpsc::Receiver<Frame>,
     write_timeout: Duration,
     default_close: Option<u16>,
+    mut framing: F,
+    live: bool,
 ) {
-    let SparkConn {
-        spark,
-        mut outgoing,
-    } = conn;
-    let shared = spark.shared.clone();
-    // Connection listeners run before the first frame is read, so messages that arrive
-    // meanwhile wait in the socket and are delivered afterwards, in order.
-    let exit = if server.run_connection_listeners(&spark).await {
-        drive(&mut ws, &shared, &mut outgoing, write_timeout).await
+    let exit = if live {
+        drive(&mut ws, &shared, &mut outgoing, write_timeout, &mut framing).await
     } else {
         Exit::Ended
     };
     shared.close_inbox();
     let close = match exit {
         Exit::Ended => {
-            // Send what was queued before the end (last message, server::close), within
-            // `write_timeout`: a peer that stopped reading must not hold the task forever.
+            // Send what was queued before the end (last message, server::close) and the
+            // framing's farewell, within `write_timeout`: a peer that stopped reading must
+            // not hold the task forever.
             let drain = async {
                 while let Ok(frame) = outgoing.try_recv() {
-                    ws.feed(to_ws(frame)).await?;
+                    if let Some(msg) = framing.outgoing(frame) {
+                        ws.feed(msg).await?;
+                    }
+                }
+                if let Some(msg) = framing.farewell() {
+                    ws.feed(msg).await?;
                 }
                 ws.flush().await
             };
@@ -300,6 +394,11 @@ async fn run(
             // The socket is not draining: do not wait on it any longer.
             return;
         }
+        Exit::Dead(err) => {
+            // The peer stopped answering: do not wait on it either.
+            shared.finish(CloseKind::Normal, Some(err));
+            return;
+        }
         Exit::Gone(err) => {
             shared.finish(CloseKind::Normal, err);
             answer_close(&mut ws).await;
@@ -316,16 +415,33 @@ async fn run(
     .await;
 }
 
-async fn drive(
+/// Resolves at `at`; never without one (a disabled `select!` branch is not polled, so
+/// no timer is made for it).
+async fn tick_at(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn drive<F: Framing>(
     ws: &mut Socket,
-    shared: &Arc<crate::server::spark::SparkShared>,
+    shared: &Arc<SparkShared>,
     outgoing: &mut mpsc::Receiver<Frame>,
     write_timeout: Duration,
+    framing: &mut F,
 ) -> Exit {
     // The stream's queue, taken the first time a message has no data handler.
     let mut incoming: Option<mpsc::Sender<Box<Message>>> = None;
     // A message the application's queue had no room for: reading pauses until it fits.
     let mut pending: Option<Box<Message>> = None;
+    if let Some(hello) = framing.greeting() {
+        match tokio::time::timeout(write_timeout, ws.send(hello)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Exit::Gone(transport_error(e)),
+            Err(_) => return Exit::Stalled,
+        }
+    }
     loop {
         if pending.is_some() && incoming.is_none() {
             incoming = shared.inbox_sender();
@@ -339,11 +455,17 @@ async fn drive(
             frame = outgoing.recv() => {
                 let Some(frame) = frame else { return Exit::Ended };
                 let write = async {
-                    ws.feed(to_ws(frame)).await?;
+                    if let Some(msg) = framing.outgoing(frame) {
+                        ws.feed(msg).await?;
+                    }
                     let mut batch = 1;
                     while batch < MAX_BATCH {
                         match outgoing.try_recv() {
-                            Ok(frame) => ws.feed(to_ws(frame)).await?,
+                            Ok(frame) => {
+                                if let Some(msg) = framing.outgoing(frame) {
+                                    ws.feed(msg).await?;
+                                }
+                            }
                             Err(_) => break,
                         }
                         batch += 1;
@@ -384,7 +506,37 @@ async fn drive(
                         }
                     }
                 };
-                receive_frame(shared, frame, &incoming, &mut pending).await;
+                let received = match framing.incoming(frame) {
+                    Ok(received) => received,
+                    Err(refused) => return Exit::Refused(refused),
+                };
+                if received.alive {
+                    shared.transport_pong();
+                }
+                if let Some(frame) = received.deliver {
+                    receive_frame(shared, frame, &incoming, &mut pending).await;
+                }
+                if let Some(reply) = received.reply {
+                    match tokio::time::timeout(write_timeout, ws.send(reply)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Exit::Gone(transport_error(e)),
+                        Err(_) => return Exit::Stalled,
+                    }
+                }
+                if received.end {
+                    return Exit::Gone(None);
+                }
+            }
+            _ = tick_at(framing.next_tick()), if framing.next_tick().is_some() => {
+                match framing.tick() {
+                    Ok(Some(msg)) => match tokio::time::timeout(write_timeout, ws.send(msg)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Exit::Gone(transport_error(e)),
+                        Err(_) => return Exit::Stalled,
+                    },
+                    Ok(None) => {}
+                    Err(err) => return Exit::Dead(err),
+                }
             }
         }
     }
@@ -396,7 +548,7 @@ async fn drive(
 /// into `pending`, and the connection stops reading until it fits. Shared by the
 /// WebSocket engines (this one and uws's).
 pub(crate) async fn receive_frame(
-    shared: &Arc<crate::server::spark::SparkShared>,
+    shared: &Arc<SparkShared>,
     frame: Frame,
     incoming: &Option<mpsc::Sender<Box<Message>>>,
     pending: &mut Option<Box<Message>>,
