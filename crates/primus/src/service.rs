@@ -216,6 +216,35 @@ pub(crate) fn is_upgrade<B>(req: &Request<B>) -> bool {
         })
 }
 
+/// Read a transformer's request body, refusing more than `limit` bytes (nothing past the
+/// limit is buffered).
+#[cfg(any(feature = "sockjs", feature = "socketio"))]
+pub(crate) async fn read_body(
+    mut body: RequestBody,
+    limit: usize,
+) -> Result<Bytes, crate::middleware::BodyError> {
+    use crate::middleware::BodyError;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Read)?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(BodyError::TooLarge { limit });
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Largest request body (or WebSocket message) that carries frames of at most
+/// `max_length` bytes inside a text protocol (sockjs, Socket.IO 0.9): a frame may double
+/// when JSON-quoted, plus the packet around it.
+#[cfg(any(feature = "sockjs", feature = "socketio"))]
+pub(crate) fn body_limit(max_length: usize) -> usize {
+    max_length.saturating_mul(2).saturating_add(1024)
+}
+
 /// A complete response with a body and content type.
 pub(crate) fn full(
     status: StatusCode,

@@ -49,10 +49,11 @@
 //! - Spark ids are Primus ids (the reference uses the SockJS connection's uuid).
 
 use crate::error::{PrimusError, SparkError};
+use crate::middleware::BodyError;
 use crate::options::Options;
 use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
 use crate::server::Inner;
-use crate::service::{full, HttpRequest, HttpResponse, RequestBody};
+use crate::service::{body_limit, full, read_body, HttpRequest, HttpResponse};
 use crate::transformers::websockets::server as ws;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -644,13 +645,13 @@ impl Server {
         let limit = body_limit(self.max_length);
         let body = match read_body(req.into_body(), limit).await {
             Ok(b) => b,
-            Err(BodyError::TooBig) => {
+            Err(BodyError::TooLarge { .. }) => {
                 if let Some(session) = &session {
                     session.too_big(self.max_length);
                 }
                 return full(StatusCode::PAYLOAD_TOO_LARGE, PLAIN, "Payload too large.");
             }
-            Err(BodyError::Broken) => {
+            Err(BodyError::Read(_)) => {
                 return full(StatusCode::BAD_REQUEST, PLAIN, "Broken request body.")
             }
         };
@@ -707,33 +708,6 @@ impl Server {
             res
         }
     }
-}
-
-enum BodyError {
-    TooBig,
-    Broken,
-}
-
-/// Read a request body, refusing more than `limit` bytes (nothing past the limit is
-/// buffered).
-async fn read_body(mut body: RequestBody, limit: usize) -> Result<Bytes, BodyError> {
-    let mut buf = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| BodyError::Broken)?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                return Err(BodyError::TooBig);
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-    Ok(buf.freeze())
-}
-
-/// Largest request body (or WebSocket message) accepted: a message of `max_length` bytes
-/// may double when JSON-quoted, plus the array around it.
-fn body_limit(max_length: usize) -> usize {
-    max_length.saturating_mul(2).saturating_add(1024)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
