@@ -93,6 +93,9 @@ pub struct Options {
     pub sockjs: crate::transformers::sockjs::SockJsOptions,
     /// `sse` transformer: keep-alive comment interval and the grace after a lost stream.
     pub sse: crate::transformers::sse::SseOptions,
+    /// `socket.io` transformer, its Socket.IO 0.9 half: heartbeat, close and polling
+    /// timers.
+    pub socketio09: crate::transformers::socketio::legacy::SocketIo09Options,
     /// Spark id generator; default: 21-character nanoid-style ids.
     #[serde(skip)]
     pub id_generator: Option<IdGenerator>,
@@ -123,6 +126,7 @@ impl Default for Options {
             engineio: Default::default(),
             sockjs: Default::default(),
             sse: Default::default(),
+            socketio09: Default::default(),
             id_generator: None,
         }
     }
@@ -203,6 +207,14 @@ impl Options {
         self.sse = options;
         self
     }
+    /// Set the timers of the `socket.io` transformer's Socket.IO 0.9 half.
+    pub fn socketio09(
+        mut self,
+        options: crate::transformers::socketio::legacy::SocketIo09Options,
+    ) -> Self {
+        self.socketio09 = options;
+        self
+    }
     /// Set the outgoing queue bound.
     pub fn queue_size(mut self, n: usize) -> Self {
         self.queue_size = n;
@@ -244,7 +256,7 @@ fn de_opt_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Err
     })
 }
 
-fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     u64::deserialize(d).map(Duration::from_millis)
 }
 

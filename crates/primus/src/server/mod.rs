@@ -15,7 +15,7 @@
 
 pub mod broadcast;
 mod heartbeat;
-mod id;
+pub(crate) mod id;
 pub(crate) mod registry;
 pub(crate) mod spark;
 mod transform;

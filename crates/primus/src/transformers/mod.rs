@@ -64,9 +64,10 @@ pub(crate) enum Transformer {
     /// Plain WebSocket on the fastwebsockets engine, named `uws` or `lws`.
     #[cfg(feature = "uws")]
     Uws(uws::server::Server),
-    /// The engine.io server with Socket.IO protocol 5 framing.
+    /// The engine.io server with Socket.IO protocol 5 framing, and the Socket.IO 0.9
+    /// server under `<pathname>/1`.
     #[cfg(feature = "socketio")]
-    SocketIo(engineio::server::Server),
+    SocketIo(socketio::server::Server),
 }
 
 /// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
@@ -115,12 +116,9 @@ impl Transformer {
                 options,
             ))),
             #[cfg(feature = "socketio")]
-            "socket.io" => Ok(Transformer::SocketIo(
-                engineio::server::Server::with_framing(
-                    options,
-                    engineio::server::FramingKind::SocketIo,
-                ),
-            )),
+            "socket.io" => Ok(Transformer::SocketIo(socketio::server::Server::new(
+                options,
+            )?)),
             other => Err(match known(other) {
                 Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
                 None => PrimusError::UnknownTransformer(other.to_string()),

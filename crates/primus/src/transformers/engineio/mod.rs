@@ -152,7 +152,7 @@ impl Primus {
             #[cfg(feature = "engineio")]
             crate::transformers::Transformer::EngineIo(t) => Some(t.session_count()),
             #[cfg(feature = "socketio")]
-            crate::transformers::Transformer::SocketIo(t) => Some(t.session_count()),
+            crate::transformers::Transformer::SocketIo(t) => Some(t.engine.session_count()),
             #[allow(unreachable_patterns)]
             _ => None,
         }
@@ -166,7 +166,7 @@ impl Primus {
             #[cfg(feature = "engineio")]
             crate::transformers::Transformer::EngineIo(t) => t.transport_of(spark_id),
             #[cfg(feature = "socketio")]
-            crate::transformers::Transformer::SocketIo(t) => t.transport_of(spark_id),
+            crate::transformers::Transformer::SocketIo(t) => t.engine.transport_of(spark_id),
             #[allow(unreachable_patterns)]
             _ => None,
         }

@@ -1,6 +1,8 @@
 //! The `socket.io` transformer, server half: Socket.IO protocol 5 clients (npm
 //! `socket.io-client` 4.x) on the Engine.IO layer of the [`engine.io`](super::engineio)
-//! transformer, Primus messages riding as Socket.IO `message` events.
+//! transformer, Primus messages riding as Socket.IO `message` events; and Socket.IO 0.9
+//! clients (npm `socket.io-client@0.9`) under `<pathname>/1/`, see
+//! [Socket.IO 0.9](#socketio-09).
 //!
 //! It is the engine.io server with another *framing*: each session holds a
 //! `Framing` (`Plain` for `engine.io`, `SocketIo` here) that is applied wherever a Primus
@@ -41,6 +43,32 @@
 //! browser transport (`GET <pathname>/primus.js` answers `501`): use npm
 //! `socket.io-client` 4.x with `path: <pathname>`.
 
-// The framing codec the engine.io server applies (built with it).
+//!
+//! # Socket.IO 0.9
+//!
+//! The reference's socket.io transformer (Primus 1.x to 4.x) served socket.io 0.9 with the
+//! Primus pathname as socket.io's `resource`. The same URLs work here: requests under
+//! `<pathname>/1/` (the 0.9 protocol segment) go to the [`legacy`] server, everything else
+//! to the Engine.IO layer above. A 0.9 client connects with the pathname, without its
+//! leading `/`, as `resource`, and sends and receives Primus-encoded text:
+//!
+//! ```js
+//! const io = require('socket.io-client'); // 0.9.x
+//! const socket = io.connect('http://127.0.0.1:8080', { resource: 'primus', 'force new connection': true });
+//! socket.on('message', (text) => console.log(JSON.parse(text)));
+//! socket.on('connect', () => socket.send(JSON.stringify({ hello: 'world' })));
+//! ```
+//!
+//! Served: the handshake, the `websocket`, `xhr-polling` and `jsonp-polling` transports,
+//! 0.9 heartbeats (`2::`) and close timeout, `1::` on connect, `0::` both ways,
+//! `3:::`/`4:::`/`message` events in, `3:::` out, acknowledgements. Not supported: binary
+//! (0.9 has none; binary parsers are refused at the 0.9 handshake), endpoints other than
+//! `""`, `flashsocket` and `htmlfile`. Timers: [`Options::socketio09`](crate::Options::socketio09).
+//! Details in [`legacy`].
+
+// The framing codec the engine.io server applies (built with it), and the router.
 #[cfg(feature = "engineio")]
 pub(crate) mod server;
+
+// Socket.IO 0.9: its options exist in every build, its server with `socketio`.
+pub mod legacy;

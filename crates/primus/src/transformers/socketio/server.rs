@@ -1,9 +1,47 @@
-//! Socket.IO protocol 5 framing, as the engine.io server applies it to a `socket.io`
-//! session (see the [module docs](super)).
+//! The `socket.io` server half: [`Server`] routes a request to the Socket.IO 0.9 server
+//! ([`legacy`](super::legacy)) or to the engine.io server, and the Socket.IO protocol 5
+//! framing that the engine.io server applies to a `socket.io` session (see the
+//! [module docs](super)).
 
 use bytes::Bytes;
 use primus_core::Frame;
 use serde_json::Value as Json;
+
+/// The `socket.io` transformer's server half: requests under `<pathname>/1` (the
+/// Socket.IO 0.9 protocol segment) go to the 0.9 server, everything else to the Engine.IO
+/// server with Socket.IO protocol 5 framing.
+#[cfg(feature = "socketio")]
+#[derive(Debug)]
+pub(crate) struct Server {
+    /// Socket.IO protocol 5 on Engine.IO.
+    pub(crate) engine: crate::transformers::engineio::server::Server,
+    /// Socket.IO 0.9.
+    pub(crate) legacy: super::legacy::server::Server,
+}
+
+#[cfg(feature = "socketio")]
+impl Server {
+    pub(crate) fn new(options: &crate::Options) -> Result<Self, crate::PrimusError> {
+        use crate::transformers::engineio::server as engineio;
+        Ok(Server {
+            engine: engineio::Server::with_framing(options, engineio::FramingKind::SocketIo),
+            legacy: super::legacy::server::Server::new(options)?,
+        })
+    }
+
+    pub(crate) async fn handle(
+        &self,
+        server: &std::sync::Arc<crate::server::Inner>,
+        req: crate::service::HttpRequest,
+    ) -> crate::service::HttpResponse {
+        let rest = req.uri().path().get(server.pathname.len()..).unwrap_or("");
+        if super::legacy::server::owns(rest) {
+            self.legacy.handle(server, req).await
+        } else {
+            self.engine.handle(server, req).await
+        }
+    }
+}
 
 /// The longest ack id or attachment count accepted, in digits.
 const MAX_DIGITS: usize = 15;
