@@ -13,7 +13,7 @@
 //!
 //! The shared WebSocket engine of the other transformers lives here too (see the module
 //! docs of [`websockets`](super)); an `engine.io`-only build uses just its close handling.
-//! A connection carries Primus frames through a [`Framing`]: [`Plain`] here and for faye,
+//! A connection carries Primus frames through a `Framing`: `Plain` here and for faye,
 //! Socket.IO 0.9 packets with their heartbeat for the socket.io transformer's legacy half.
 #![cfg_attr(
     not(any(feature = "websockets", feature = "sockjs", feature = "faye")),
