@@ -259,7 +259,8 @@ pub(crate) struct Received {
     pub(crate) reply: Option<WsMessage>,
     /// A transport-level sign of life, which also counts for Primus's heartbeat.
     pub(crate) alive: bool,
-    /// The peer said goodbye: the connection ends as if it closed.
+    /// The peer said goodbye: the spark ends, and the connection closes as after a
+    /// server end (what was queued, the farewell, the close handshake).
     pub(crate) end: bool,
 }
 
@@ -524,7 +525,10 @@ async fn drive<F: Framing>(
                     }
                 }
                 if received.end {
-                    return Exit::Gone(None);
+                    // A goodbye in the protocol: the spark ends as a client close, and the
+                    // connection closes like a server end (farewell, close handshake).
+                    shared.finish(CloseKind::Normal, None);
+                    return Exit::Ended;
                 }
             }
             _ = tick_at(framing.next_tick()), if framing.next_tick().is_some() => {

@@ -167,6 +167,7 @@ impl SocketIo09Options {
     }
 
     /// Check that socket.io-client 0.9 can live with these timers.
+    #[cfg_attr(not(feature = "socketio"), allow(dead_code))]
     pub(crate) fn validate(&self) -> Result<(), PrimusError> {
         let fail = |reason: &str| {
             Err(PrimusError::InvalidOption {
