@@ -7,27 +7,19 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { SERVERS, serverFor } from './lib/servers.mjs';
+import { Inbox, once as next } from './lib/client.mjs';
 
 const require = createRequire(import.meta.url);
 const io = require('socket.io-client09');
 
 const T = { timeout: 20_000 };
 const RUST = SERVERS.find((s) => s.kind === 'rust');
-
-/** Resolve with the next `event` on `emitter` (its arguments), reject after `ms`. */
-function next(emitter, event, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
+/** Server options: no Primus heartbeat, so every `message` is one the test expects. */
+const SIO = { transformer: 'socket.io', pingInterval: 'off' };
 
 /**
- * A socket.io-client 0.9 socket on our server over `transport`, with an inbox of
- * `message`s (Primus heartbeat pings left out); disconnected when the test ends.
+ * A socket.io-client 0.9 socket on our server over `transport`, with `nextMessage()`
+ * reading its `message`s in order; disconnected when the test ends.
  *
  * socket.io-client 0.9 merges the `transports` option element by element into its global
  * list (`io.transports`) and picks from the shorter of that list and the handshake's, in
@@ -42,24 +34,8 @@ function connect(t, srv, transport, query = '') {
     transports: [transport],
     query,
   });
-  const inbox = [];
-  const waiters = [];
-  socket.on('message', (data) => {
-    if (typeof data === 'string' && data.startsWith('"primus::ping::')) return;
-    const w = waiters.shift();
-    if (w) w(data);
-    else inbox.push(data);
-  });
-  socket.nextMessage = (ms = 5000) => {
-    if (inbox.length) return Promise.resolve(inbox.shift());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no message within ${ms} ms`)), ms);
-      waiters.push((d) => {
-        clearTimeout(timer);
-        resolve(d);
-      });
-    });
-  };
+  const inbox = new Inbox(socket, 'message', ([data]) => data);
+  socket.nextMessage = (ms = 5000) => inbox.next(ms);
   t.after(() => socket.disconnect());
   return socket;
 }
@@ -72,7 +48,7 @@ function write(socket, value) {
 describe(`socket.io-client 0.9 against the socket.io transformer [${RUST.name}]`, { skip: RUST.skip }, () => {
   for (const transport of ['websocket', 'xhr-polling']) {
     test(`${transport}: connect, strings and JSON both ways, acks, server end`, T, async (t) => {
-      const srv = await serverFor(t, RUST, { transformer: 'socket.io' });
+      const srv = await serverFor(t, RUST, SIO);
       const socket = connect(t, srv, transport, 'room=blue');
       await next(socket, 'connect');
       assert.equal(socket.socket.transport.name, transport);
@@ -110,7 +86,7 @@ describe(`socket.io-client 0.9 against the socket.io transformer [${RUST.name}]`
   }
 
   test('broadcast reaches clients on both transports; a client disconnect ends its spark', T, async (t) => {
-    const srv = await serverFor(t, RUST, { transformer: 'socket.io' });
+    const srv = await serverFor(t, RUST, SIO);
     const ws = connect(t, srv, 'websocket');
     await next(ws, 'connect');
     const polling = connect(t, srv, 'xhr-polling');
@@ -133,7 +109,7 @@ describe(`socket.io-client 0.9 against the socket.io transformer [${RUST.name}]`
   });
 
   test('authorization: refused handshakes are errors, the token rides on every request', T, async (t) => {
-    const srv = await serverFor(t, RUST, { transformer: 'socket.io', auth: 'on' });
+    const srv = await serverFor(t, RUST, { ...SIO, auth: 'on' });
     const refused = connect(t, srv, 'xhr-polling', 'token=bad');
     const [err] = await next(refused, 'error');
     assert.equal(err, '{"error":"unauthorized"}');
@@ -147,7 +123,7 @@ describe(`socket.io-client 0.9 against the socket.io transformer [${RUST.name}]`
   });
 
   test('100 clients at once', { timeout: 60_000 }, async (t) => {
-    const srv = await serverFor(t, RUST, { transformer: 'socket.io' });
+    const srv = await serverFor(t, RUST, SIO);
     const sockets = [];
     // 50 on each transport (one batch at a time: the transport list is global).
     for (const transport of ['websocket', 'xhr-polling']) {

@@ -245,6 +245,19 @@ pub(crate) fn body_limit(max_length: usize) -> usize {
     max_length.saturating_mul(2).saturating_add(1024)
 }
 
+/// `405 Method Not Allowed` with an `Allow` header and a line saying what to use.
+#[cfg(any(feature = "sse", feature = "socketio"))]
+pub(crate) fn method_not_allowed(methods: &'static str) -> HttpResponse {
+    let mut res = full(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "text/plain; charset=UTF-8",
+        format!("Method not allowed here: use {methods}.\n"),
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(methods));
+    res
+}
+
 /// A complete response with a body and content type.
 pub(crate) fn full(
     status: StatusCode,

@@ -55,17 +55,18 @@ async fn poll(addr: SocketAddr, sid: &str) -> (u16, String) {
 }
 
 async fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let res = http_raw(addr, &req).await;
+    let res = http_post(addr, path, "text/plain;charset=UTF-8", body).await;
     (res.status, res.text())
 }
 
 async fn post_xhr(addr: SocketAddr, sid: &str, body: &str) -> (u16, String) {
     post(addr, &format!("/primus/1/xhr-polling/{sid}?t=3"), body).await
+}
+
+/// A poll left waiting in the background.
+fn poll_later(addr: SocketAddr, sid: &str) -> tokio::task::JoinHandle<(u16, String)> {
+    let sid = sid.to_string();
+    tokio::spawn(async move { poll(addr, &sid).await })
 }
 
 /// Handshake and the first poll, which carries the connect packet.
@@ -194,16 +195,10 @@ async fn a_second_poll_releases_the_first() {
     let sparks = recorded(&server.primus);
     let a = server.addr;
     let sid = connected(a).await;
-    let first = tokio::spawn({
-        let sid = sid.clone();
-        async move { poll(a, &sid).await }
-    });
+    let first = poll_later(a, &sid);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!first.is_finished());
-    let second = tokio::spawn({
-        let sid = sid.clone();
-        async move { poll(a, &sid).await }
-    });
+    let second = poll_later(a, &sid);
     assert_eq!(within("the first poll", first).await.unwrap().1, "8::");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!second.is_finished(), "the newer poll waits");
@@ -236,10 +231,7 @@ async fn disconnect_both_ways_over_polling() {
 
     // The client sends `0::`: its waiting poll gets `0::` too.
     let sid = connected(a).await;
-    let waiting = tokio::spawn({
-        let sid = sid.clone();
-        async move { poll(a, &sid).await }
-    });
+    let waiting = poll_later(a, &sid);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(post_xhr(a, &sid, "0::").await.0, 200);
     assert_eq!(within("the poll", waiting).await.unwrap().1, "0::");
@@ -252,6 +244,14 @@ async fn disconnect_both_ways_over_polling() {
     wait_until(WAIT, "the spark to end", || seen.lock().unwrap().ends == 3).await;
     assert_eq!(server.primus.socketio09_sessions(), 0);
     assert!(seen.lock().unwrap().errors.is_empty());
+}
+
+/// A handshake and its WebSocket transport, past the connect packet.
+async fn ws_session(addr: SocketAddr) -> (String, RawWs) {
+    let sid = handshake(addr, "").await;
+    let mut ws = RawWs::connect(addr, &format!("/primus/1/websocket/{sid}"), "").await;
+    assert_eq!(next_text(&mut ws, true).await, "1::");
+    (sid, ws)
 }
 
 /// The next text frame that is not a 0.9 heartbeat (answered when `answer`) or a Primus
@@ -280,9 +280,7 @@ async fn websocket_messages_heartbeats_and_client_disconnect() {
     let seen = echo_recording(&server.primus);
     let sparks = recorded(&server.primus);
     let a = server.addr;
-    let sid = handshake(a, "").await;
-    let mut ws = RawWs::connect(a, &format!("/primus/1/websocket/{sid}"), "").await;
-    assert_eq!(next_text(&mut ws, true).await, "1::");
+    let (_, mut ws) = ws_session(a).await;
     ws.send_text("3:::\"hi\"").await;
     assert_eq!(next_text(&mut ws, true).await, "3:::\"hi\"");
     ws.send_text(r#"5:3+::{"name":"message","args":[{"n":1}]}"#)
@@ -351,9 +349,7 @@ async fn websocket_server_end_sends_disconnect_before_the_close() {
     let server = TestServer::start(sio()).await;
     let sparks = recorded(&server.primus);
     let a = server.addr;
-    let sid = handshake(a, "").await;
-    let mut ws = RawWs::connect(a, &format!("/primus/1/websocket/{sid}"), "").await;
-    assert_eq!(next_text(&mut ws, true).await, "1::");
+    let (_, mut ws) = ws_session(a).await;
     sparks.lock().unwrap()[0].end(Some(&"bye"), false);
     let frames = ws.read_to_eof().await;
     let texts: Vec<String> = frames
@@ -397,9 +393,7 @@ async fn a_session_keeps_its_first_transport() {
     // Still polling.
     assert_eq!(post_xhr(a, &sid, "3:::\"x\"").await.0, 200);
 
-    let sid = handshake(a, "").await;
-    let mut ws = RawWs::connect(a, &format!("/primus/1/websocket/{sid}"), "").await;
-    assert_eq!(next_text(&mut ws, true).await, "1::");
+    let (sid, _ws) = ws_session(a).await;
     assert_eq!(poll(a, &sid).await.0, 400);
     assert_eq!(post_xhr(a, &sid, "3:::\"x\"").await.0, 400);
 }
@@ -425,9 +419,7 @@ async fn oversized_frames_and_bodies_end_the_session() {
     wait_until(WAIT, "the spark to end", || seen.lock().unwrap().ends == 2).await;
 
     // On WebSocket: close code 1009.
-    let sid = handshake(a, "").await;
-    let mut ws = RawWs::connect(a, &format!("/primus/1/websocket/{sid}"), "").await;
-    assert_eq!(next_text(&mut ws, true).await, "1::");
+    let (_, mut ws) = ws_session(a).await;
     ws.send_text(&big).await;
     let frames = ws.read_to_eof().await;
     let close = frames.last().unwrap();
@@ -456,9 +448,7 @@ async fn bad_packets_end_the_session() {
 
     // On WebSocket: 1002 for a bad packet, 1003 for binary.
     for (opcode, payload, code) in [(0x1, &b"9::"[..], 1002u16), (0x2, &[1u8, 2][..], 1003)] {
-        let sid = handshake(a, "").await;
-        let mut ws = RawWs::connect(a, &format!("/primus/1/websocket/{sid}"), "").await;
-        assert_eq!(next_text(&mut ws, true).await, "1::");
+        let (_, mut ws) = ws_session(a).await;
         ws.send_frame(opcode, payload).await;
         let frames = ws.read_to_eof().await;
         let close = frames.last().unwrap();
@@ -487,24 +477,16 @@ async fn jsonp_polling() {
     );
     assert_eq!(res.text(), "io.j[1](\"1::\");");
     // The POST body is the form field `d`, a JSON string; U+2028 is escaped in the answer.
-    let d = "%223%3A%3A%3A%5C%22a%E2%80%A8%5C%22%22"; // "3:::\"a\u2028\""
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\nd={d}",
-        d.len() + 2
-    );
-    assert_eq!(http_raw(a, &req).await.status, 200);
+    let form = "application/x-www-form-urlencoded";
+    let d = "d=%223%3A%3A%3A%5C%22a%E2%80%A8%5C%22%22"; // "3:::\"a\u2028\""
+    assert_eq!(http_post(a, &path, form, d).await.status, 200);
     assert_eq!(
         http_get(a, &path, "").await.text(),
         // The JSON parser escapes U+2028 in the echo itself (as Primus does).
         "io.j[1](\"3:::\\\"a\\\\u2028\\\"\");"
     );
     assert_eq!(seen.lock().unwrap().data, [Value::from("a\u{2028}")]);
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\nd=3:::x"
-    );
-    assert_eq!(http_raw(a, &req).await.status, 400);
+    assert_eq!(http_post(a, &path, form, "d=3:::x").await.status, 400);
 }
 
 #[tokio::test]

@@ -490,6 +490,23 @@ impl Inner {
         true
     }
 
+    /// Run the connection listeners in a task of their own, for transports whose
+    /// requests go on meanwhile (polls, heartbeats): the receiver turns `true` once they
+    /// ran, and incoming messages wait for that.
+    #[cfg(any(feature = "engineio", feature = "socketio"))]
+    pub(crate) fn spawn_connection_listeners(
+        self: &Arc<Self>,
+        spark: Spark,
+    ) -> watch::Receiver<bool> {
+        let (ready_tx, ready) = watch::channel(false);
+        let server = self.clone();
+        tokio::spawn(async move {
+            server.run_connection_listeners(&spark).await;
+            let _ = ready_tx.send(true);
+        });
+        ready
+    }
+
     pub(crate) fn spark_ended(&self, spark: &Spark) {
         self.registry.remove(spark.id());
         for h in self.disconnection.snapshot().iter() {

@@ -166,6 +166,24 @@ pub async fn http_get(addr: SocketAddr, path: &str, extra: &str) -> HttpResponse
     .await
 }
 
+/// `POST path` with `Connection: close`, a `Content-Type` and `body`.
+pub async fn http_post(
+    addr: SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> HttpResponse {
+    http_raw(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
 /// A complete response in `buf`, if there is one (Content-Length or chunked bodies).
 fn parse_response(buf: &[u8]) -> Option<HttpResponse> {
     let end = find(buf, b"\r\n\r\n")?;

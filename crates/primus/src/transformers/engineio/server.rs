@@ -332,7 +332,9 @@ impl Server {
             Err(e) => return full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", e.to_string()),
         };
         let spark = conn.spark.shared.clone();
-        let (ready_tx, ready) = watch::channel(false);
+        // Connection listeners run beside the session: polls and pings go on meanwhile,
+        // incoming messages wait for them.
+        let ready = server.spawn_connection_listeners(conn.spark.clone());
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let session = Arc::new(Session {
             protocol,
@@ -367,17 +369,6 @@ impl Server {
             sid
         };
         let open = Packet::Open(self.open_json(&sid, websocket));
-        // Connection listeners run beside the session: polls and pings go on meanwhile,
-        // incoming messages wait for them.
-        let listeners = {
-            let server = server.clone();
-            let spark = conn.spark.clone();
-            async move {
-                server.run_connection_listeners(&spark).await;
-                let _ = ready_tx.send(true);
-            }
-        };
-        tokio::spawn(listeners);
         let task = SessionTask {
             sid: sid.clone(),
             session: session.clone(),

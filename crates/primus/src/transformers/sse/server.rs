@@ -7,7 +7,7 @@ use crate::error::SparkError;
 use crate::options::Options;
 use crate::server::spark::{CloseKind, SparkConn, SparkShared};
 use crate::server::Inner;
-use crate::service::{full, HttpRequest, HttpResponse, RequestBody};
+use crate::service::{full, method_not_allowed, HttpRequest, HttpResponse, RequestBody};
 use crate::transformers::websockets::server as ws;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
@@ -64,14 +64,14 @@ impl Server {
         match rest.strip_prefix("/sse") {
             Some("") => match *req.method() {
                 Method::GET => self.open(server, req),
-                _ => not_allowed("GET"),
+                _ => method_not_allowed("GET"),
             },
             Some(id) if id.len() > 1 && id.starts_with('/') && !id[1..].contains('/') => {
                 let id = id[1..].to_string();
                 match *req.method() {
                     Method::POST => self.post(req, &id).await,
                     Method::DELETE => self.delete(&id).await,
-                    _ => not_allowed("POST, DELETE"),
+                    _ => method_not_allowed("POST, DELETE"),
                 }
             }
             _ => full(
@@ -538,17 +538,6 @@ fn malformed(e: &SseError) -> HttpResponse {
              `b<base64>` for binary.\n"
         ),
     )
-}
-
-fn not_allowed(methods: &'static str) -> HttpResponse {
-    let mut res = full(
-        StatusCode::METHOD_NOT_ALLOWED,
-        PLAIN,
-        format!("Method not allowed here: use {methods}.\n"),
-    );
-    res.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(methods));
-    res
 }
 
 #[cfg(test)]

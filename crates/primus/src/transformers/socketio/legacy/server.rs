@@ -15,10 +15,12 @@ use crate::middleware::BodyError;
 use crate::options::Options;
 use crate::server::spark::{CloseKind, SparkShared};
 use crate::server::Inner;
-use crate::service::{body_limit, full, is_upgrade, read_body, HttpRequest, HttpResponse};
+use crate::service::{
+    body_limit, full, is_upgrade, method_not_allowed, read_body, HttpRequest, HttpResponse,
+};
 use crate::transformers::websockets::server as ws;
 use futures_util::{SinkExt, StreamExt};
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 use primus_core::socketio09::{self as codec, Handshake};
 use primus_core::{Frame, Value};
 use std::collections::HashMap;
@@ -204,14 +206,14 @@ impl Server {
         match *req.method() {
             Method::GET => self.poll(&sid, jsonp).await,
             Method::POST => self.post(req, &sid, jsonp.is_some()).await,
-            _ => not_allowed("GET, POST"),
+            _ => method_not_allowed("GET, POST"),
         }
     }
 
     /// `GET /1/`: open a spark, start its session, answer with the handshake.
     fn handshake(&self, server: &Arc<Inner>, req: HttpRequest, jsonp: Option<u64>) -> HttpResponse {
         if req.method() != Method::GET {
-            return not_allowed("GET");
+            return method_not_allowed("GET");
         }
         if is_upgrade(&req) {
             return text(
@@ -228,7 +230,9 @@ impl Server {
             Err(e) => return text(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         };
         let spark = conn.spark.shared.clone();
-        let (ready_tx, ready) = watch::channel(false);
+        // Connection listeners run beside the session: polls go on meanwhile, messages
+        // wait for them.
+        let ready = server.spawn_connection_listeners(conn.spark.clone());
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let session = Arc::new(Session {
             spark,
@@ -248,17 +252,6 @@ impl Server {
             sessions.insert(Arc::clone(&sid), session.clone());
             sid
         };
-        // Connection listeners run beside the session: polls go on meanwhile, messages
-        // wait for them.
-        let listeners = {
-            let server = server.clone();
-            let spark = conn.spark;
-            async move {
-                server.run_connection_listeners(&spark).await;
-                let _ = ready_tx.send(true);
-            }
-        };
-        tokio::spawn(listeners);
         let task = SessionTask {
             sid: sid.clone(),
             session,
@@ -759,16 +752,6 @@ fn not_found(pathname: &str) -> String {
         "Not a Socket.IO 0.9 URL: handshake with `GET {pathname}/1/`, then use \
          `{pathname}/1/<transport>/<session id>`.\n"
     )
-}
-
-fn not_allowed(methods: &'static str) -> HttpResponse {
-    let mut res = text(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("Method not allowed here: use {methods}.\n"),
-    );
-    res.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(methods));
-    res
 }
 
 #[cfg(test)]
