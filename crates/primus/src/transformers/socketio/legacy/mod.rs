@@ -66,7 +66,8 @@
 //! # Not supported
 //!
 //! - Binary: Socket.IO 0.9 has none. With a binary parser (msgpack, binary) the handshake
-//!   is refused with `500`; a binary frame written to a 0.9 spark is dropped (debug log).
+//!   is refused with `500`; a binary frame written to a 0.9 spark is dropped (debug log);
+//!   a binary WebSocket message from the client is refused with close code 1003.
 //! - Endpoints (namespaces) other than `""`: `io.connect('…/chat')` gets the error packet
 //!   `7::/chat:2` (socket.io-client emits `connect_failed`); packets for other endpoints
 //!   are ignored.
