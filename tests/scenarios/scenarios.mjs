@@ -18,6 +18,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { chromiumLibrary } from './browser-client.mjs';
 
 const require = createRequire(import.meta.url);
 const Primus = require('primus');
@@ -35,7 +36,9 @@ const REFERENCE_SERVER = path.join(HERE, 'reference-server.mjs');
  * reference has the transformer (and this folder installs what it needs), or the
  * reason it has not; that column then shows n/a. `client` is the transformer the
  * official client is built for when it differs; `library: 'ours'` drives it with our
- * browser client library instead, for transformers the official client cannot speak.
+ * browser client library in Node instead, for transformers the official client cannot
+ * speak, and `library: 'chromium'` with our library in headless Chromium, for those only
+ * browsers can.
  */
 export const TRANSFORMERS = [
   { name: 'websockets', node: true },
@@ -51,9 +54,10 @@ export const TRANSFORMERS = [
 
 /** `{impl, transformer, client, library, label, nodeMissing}`: ours and Node's for every
  * transformer (`client`: the transformer the client is built for; `library`: `npm` for the
- * official client, `ours` for our library, which the label then names). */
+ * official client, `ours`/`chromium` for our library, which the label then names). */
+const BY = { npm: '', ours: ' (our client)', chromium: ' (our client in Chromium)' };
 export const TARGETS = TRANSFORMERS.flatMap(({ name, node, client = name, library = 'npm' }) => {
-  const by = library === 'ours' ? ' (our client)' : '';
+  const by = BY[library];
   return [
     { impl: 'ours', transformer: name, client, library, label: `ours ${name}${by}` },
     { impl: 'node', transformer: name, client, library, label: `node ${name}${by}`, nodeMissing: node === true ? null : node },
@@ -155,6 +159,15 @@ export async function startServer(target, { port = 0, pingInterval, auth, maxLen
 // ---------------------------------------------------------------------------
 
 let ourLibrary;
+let ourChromiumLibrary;
+
+/** `primus library`: our browser client with every compiled-in transport and parser. */
+function libraryCode() {
+  if (!existsSync(OUR_CLI_BIN)) {
+    throw new Error(`the primus binary is missing at ${OUR_CLI_BIN}: run \`cargo build --workspace --bins\` or set PRIMUS_BIN`);
+  }
+  return execFileSync(OUR_CLI_BIN, ['library'], { encoding: 'utf8', timeout: 10_000 });
+}
 
 /**
  * Our browser client library as `primus library` prints it (every compiled-in transport
@@ -164,10 +177,7 @@ let ourLibrary;
  */
 function ourPrimus() {
   if (ourLibrary) return ourLibrary;
-  if (!existsSync(OUR_CLI_BIN)) {
-    throw new Error(`the primus binary is missing at ${OUR_CLI_BIN}: run \`cargo build --workspace --bins\` or set PRIMUS_BIN`);
-  }
-  const code = execFileSync(OUR_CLI_BIN, ['library'], { encoding: 'utf8', timeout: 10_000 });
+  const code = libraryCode();
   const { EventSource } = require('eventsource');
   const sandbox = {
     WebSocket: require('ws'), EventSource, fetch, Headers, Request, Response, AbortController,
@@ -179,6 +189,19 @@ function ourPrimus() {
   ourLibrary = sandbox.Primus;
   return ourLibrary;
 }
+
+/** Our library in headless Chromium (./browser-client.mjs), for what only browsers speak. */
+function chromiumPrimus() {
+  if (!ourChromiumLibrary) ourChromiumLibrary = chromiumLibrary(libraryCode());
+  return ourChromiumLibrary;
+}
+
+/** Ends what the clients started (Chromium); the suite calls it once at the end. */
+export async function closeClients() {
+  if (ourChromiumLibrary) await ourChromiumLibrary.close();
+}
+
+const LIBRARIES = { npm: () => Primus, ours: ourPrimus, chromium: chromiumPrimus };
 
 const socketClasses = new Map();
 
@@ -192,9 +215,8 @@ export function socketClass(transformer, { authorization = false, library = 'npm
   const key = `${library}|${transformer}|${authorization}`;
   if (!socketClasses.has(key)) {
     const options = { transformer, parser: 'json', pathname: '/primus' };
-    if (authorization) options.authorization = library === 'ours' ? true : (req, done) => done();
-    const Library = library === 'ours' ? ourPrimus() : Primus;
-    socketClasses.set(key, Library.createSocket(options));
+    if (authorization) options.authorization = library === 'npm' ? (req, done) => done() : true;
+    socketClasses.set(key, LIBRARIES[library]().createSocket(options));
   }
   return socketClasses.get(key);
 }
