@@ -1,9 +1,12 @@
-//! Shared helpers for the Rust client tests: bounded waits for messages and events.
+//! Shared helpers for the Rust client tests: bounded waits for messages and events, and a
+//! server answering commands.
 #![allow(dead_code)]
 
 use futures_util::StreamExt;
 use primus::client::{Client, ClientEvent};
-use serde_json::Value as Json;
+use primus::{Options, Primus, Server};
+use serde_json::{json, Value as Json};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::{timeout, Instant};
@@ -40,5 +43,63 @@ pub async fn wait_event(
             Ok(Ok(e)) => seen.push(e),
             other => panic!("no {what}: {other:?}; saw {seen:?}"),
         }
+    }
+}
+
+/// A server whose sparks echo every message, except commands: `{"cmd": "end", "data"?,
+/// "reconnect"?}` ends the spark (with `data` as last message), `{"cmd": "info"}` answers
+/// `{"id", "query"}` of the spark.
+pub fn command_server(options: Options) -> Primus {
+    let primus = Primus::new(options).unwrap();
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            let v = msg.value();
+            match v.get("cmd").and_then(|c| c.as_str()) {
+                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
+                Some("info") => {
+                    let query = serde_json::to_value(spark.query()).unwrap();
+                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
+                }
+                _ => {
+                    let _ = spark.write(v);
+                }
+            }
+        });
+    });
+    primus
+}
+
+/// Serve `primus` on `addr` (plain HTTP); dropping the sender stops it gracefully.
+pub async fn serve(
+    primus: &Primus,
+    addr: SocketAddr,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
+) {
+    let running = Server::bind(primus.clone(), addr)
+        .iknowhttpsisbetter(true)
+        .start()
+        .await
+        .unwrap();
+    let addr = running.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(running.run_until(async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, task)
+}
+
+/// Wait (within [`WAIT`]) until `primus` has `n` sparks.
+pub async fn wait_connected(primus: &Primus, n: usize) {
+    let deadline = Instant::now() + WAIT;
+    while primus.connected() != n {
+        assert!(
+            Instant::now() < deadline,
+            "connected() stayed {} (wanted {n})",
+            primus.connected()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
