@@ -15,8 +15,7 @@
 //! [`faye`] is that server with another close code. [`sse`] (Server-Sent Events down,
 //! POST up) goes beyond the reference. [`uws`] (also named `lws`) is plain WebSocket on a
 //! second engine, fastwebsockets, with the websockets client halves. [`socketio`]
-//! (`socket.io`) is engine.io with Socket.IO protocol 5 framing (server and Rust client
-//! halves; no browser transport yet).
+//! (`socket.io`) is engine.io with Socket.IO protocol 5 framing, on both halves.
 
 #[cfg(not(any(
     feature = "websockets",
@@ -80,9 +79,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("lws", "uws"),
     ("socket.io", "socketio"),
 ];
-
-/// Transformers without a browser transport: the browser library is not served for them.
-pub(crate) const SERVER_ONLY: &[&str] = &["socket.io"];
 
 /// A lower-case transformer name's canonical name and Cargo feature, `None` when
 /// primus-rs has no such transformer.

@@ -39,9 +39,9 @@
 //! The client halves are the engine.io clients with the same framing: [`client`] for
 //! the Rust [`Client`](crate::client::Client) (CONNECT with an optional
 //! [`auth`](SocketIoClientOptions::auth) payload, a refused CONNECT as
-//! [`ClientError::SocketIoRefused`](crate::client::ClientError::SocketIoRefused)); the
-//! browser transport is not written yet (`<pathname>/primus.js` answers `501`). It also
-//! talks to a plain Socket.IO 4 server (npm `socket.io`), whose `message` events it
+//! [`ClientError::SocketIoRefused`](crate::client::ClientError::SocketIoRefused)), and the
+//! browser transport `client-js/transports/socketio.js` on the browser's engine.io one. They
+//! also talk to a plain Socket.IO 4 server (npm `socket.io`), whose `message` events they
 //! carry; npm `socket.io-client` 4.x with `path: <pathname>` talks to our server.
 //!
 //! ```
