@@ -8,7 +8,7 @@
 //! for the second half (a missing node is a failure, not a skip).
 #![cfg(feature = "socketio")] // needs the `socketio` transformer
 
-use primus::client::{Backoff, Client, ClientError, ClientEvent, ClientOptions, Strategy};
+use primus::client::{Client, ClientError, ClientEvent, ClientOptions, Strategy};
 use primus::transformers::engineio::client::EngineIoClientOptions;
 use primus::transformers::socketio::SocketIoClientOptions;
 use primus::{Options, Primus};
@@ -17,42 +17,27 @@ use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
 mod client_support;
-use client_support::{command_server, next_json, serve, wait_connected, wait_event, WAIT};
+use client_support::{
+    command_server, echo_in_order, end_with_reconnect, engineio_modes, fast, next_json, serve,
+    wait_connected, wait_event, WAIT,
+};
 
-/// The three ways to reach a server over Engine.IO, and the transport each settles on.
-fn modes() -> [(&'static str, EngineIoClientOptions, &'static str); 4] {
+/// The ways to reach a server over Engine.IO, and one more: binary as WebSocket binary
+/// messages instead of base64 text.
+fn modes() -> Vec<(&'static str, EngineIoClientOptions, &'static str)> {
     let mut raw_binary = EngineIoClientOptions::default();
     raw_binary.force_base64 = false;
-    [
-        ("upgraded", EngineIoClientOptions::default(), "websocket"),
-        (
-            "upgraded, binary as WebSocket binary",
-            raw_binary,
-            "websocket",
-        ),
-        (
-            "polling only",
-            EngineIoClientOptions::polling_only(),
-            "polling",
-        ),
-        (
-            "websocket only",
-            EngineIoClientOptions::websocket_only(),
-            "websocket",
-        ),
-    ]
+    let mut modes = engineio_modes();
+    modes.push((
+        "upgraded, binary as WebSocket binary",
+        raw_binary,
+        "websocket",
+    ));
+    modes
 }
 
 fn options(engineio: EngineIoClientOptions) -> ClientOptions {
-    let mut o = ClientOptions {
-        transformer: "socket.io".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(20),
-            max: Some(Duration::from_millis(100)),
-            ..Backoff::default()
-        },
-        ..ClientOptions::default()
-    };
+    let mut o = fast("socket.io");
     o.transport.engineio = engineio;
     o
 }
@@ -95,12 +80,7 @@ async fn against_our_server_in_every_mode() {
         let mut client = Client::new(&format!("{url}/?room=lobby"), options(engineio)).unwrap();
         let mut events = client.events();
         // Written before the connection opens: sent once the CONNECT is answered.
-        for v in values() {
-            client.write(&v).unwrap();
-        }
-        for v in values() {
-            assert_eq!(next_json(&mut client).await, v, "{label}");
-        }
+        echo_in_order(&mut client, &values(), label).await;
         let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
         assert!(primus.spark(&id).is_some(), "{label}: id() is the spark id");
         client.write(&json!({"cmd": "info"})).unwrap();
@@ -186,13 +166,7 @@ async fn server_end_with_reconnect_makes_a_new_spark() {
         client.write("one").unwrap();
         assert_eq!(next_json(&mut client).await, json!("one"));
         let before = client.id().await.unwrap();
-        client
-            .write(&json!({"cmd": "end", "reconnect": true}))
-            .unwrap();
-        wait_event(&mut events, "reconnected", |e| {
-            matches!(e, ClientEvent::Reconnected(_))
-        })
-        .await;
+        end_with_reconnect(&client, &mut events).await;
         client.write("two").unwrap();
         assert_eq!(next_json(&mut client).await, json!("two"), "{label}");
         assert_ne!(client.id().await.unwrap(), before, "{label}");
@@ -287,12 +261,7 @@ async fn a_socketio_4_server_echoes_text_and_binary_messages() {
         o.transport.socketio = SocketIoClientOptions::default()
             .auth(json!({"token": "t1"}).as_object().unwrap().clone());
         let mut client = Client::new(&format!("{}/?room=a", node.url()), o).unwrap();
-        for v in values() {
-            client.write(&v).unwrap();
-        }
-        for v in values() {
-            assert_eq!(next_json(&mut client).await, v, "{label}");
-        }
+        echo_in_order(&mut client, &values(), label).await;
         // The auth payload and the query reached the Socket.IO server.
         let deadline = Instant::now() + WAIT;
         loop {

@@ -3,29 +3,23 @@
 //! restart and reconnect, and the client's end closing the spark.
 #![cfg(feature = "sse")] // needs the `sse` transformer
 
-use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
+use primus::client::{Client, ClientEvent, ClientOptions};
 use primus::Options;
 use serde_json::json;
 use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{command_server, next_json, serve, wait_connected, wait_event, WAIT};
+use client_support::{
+    command_server, end_with_reconnect, fast, next_json, serve, wait_connected, wait_event, WAIT,
+};
 
 fn sse() -> Options {
     Options::default().transformer("sse").ping_interval(None)
 }
 
 fn options() -> ClientOptions {
-    ClientOptions {
-        transformer: "sse".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(50),
-            max: Some(Duration::from_millis(200)),
-            ..Backoff::default()
-        },
-        ..ClientOptions::default()
-    }
+    fast("sse")
 }
 
 #[tokio::test]
@@ -109,13 +103,7 @@ async fn reconnects_after_a_server_restart() {
     assert_eq!(again.connected(), 1);
     // The server drops the spark with reconnect: a new spark, the client carries on.
     let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
+    end_with_reconnect(&client, &mut events).await;
     client.write(&json!({"cmd": "info"})).unwrap();
     let info = next_json(&mut client).await;
     assert_ne!(info["id"], json!(before));

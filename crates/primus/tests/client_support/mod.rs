@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use futures_util::StreamExt;
-use primus::client::{Client, ClientEvent};
+use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
 use primus::{Options, Primus, Server};
 use serde_json::{json, Value as Json};
 use std::net::SocketAddr;
@@ -14,6 +14,43 @@ use tokio::time::{timeout, Instant};
 /// The bound of every wait here.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Client options for `transformer` that reconnect quickly (50 ms, at most 200 ms apart).
+pub fn fast(transformer: &str) -> ClientOptions {
+    ClientOptions {
+        transformer: transformer.into(),
+        reconnect: Backoff {
+            min: Duration::from_millis(50),
+            max: Some(Duration::from_millis(200)),
+            ..Backoff::default()
+        },
+        ..ClientOptions::default()
+    }
+}
+
+/// The three ways to reach a server over Engine.IO (`engine.io`, `socket.io`): a label,
+/// the options, and the transport the session settles on.
+#[cfg(feature = "engineio")]
+pub fn engineio_modes() -> Vec<(
+    &'static str,
+    primus::transformers::engineio::EngineIoClientOptions,
+    &'static str,
+)> {
+    use primus::transformers::engineio::EngineIoClientOptions;
+    vec![
+        ("upgraded", EngineIoClientOptions::default(), "websocket"),
+        (
+            "polling only",
+            EngineIoClientOptions::polling_only(),
+            "polling",
+        ),
+        (
+            "websocket only",
+            EngineIoClientOptions::websocket_only(),
+            "websocket",
+        ),
+    ]
+}
+
 /// The next message, decoded as JSON, within [`WAIT`].
 pub async fn next_json(client: &mut Client) -> Json {
     timeout(WAIT, client.next())
@@ -22,6 +59,27 @@ pub async fn next_json(client: &mut Client) -> Json {
         .expect("stream open")
         .decode::<Json>()
         .unwrap()
+}
+
+/// Write every value, then read them back in order (an echo server).
+pub async fn echo_in_order(client: &mut Client, values: &[Json], label: &str) {
+    for v in values {
+        client.write(v).unwrap();
+    }
+    for v in values {
+        assert_eq!(&next_json(client).await, v, "{label}");
+    }
+}
+
+/// Ask a [`command_server`] to end the spark with reconnect; wait until the client is back.
+pub async fn end_with_reconnect(client: &Client, events: &mut broadcast::Receiver<ClientEvent>) {
+    client
+        .write(&json!({"cmd": "end", "reconnect": true}))
+        .unwrap();
+    wait_event(events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
 }
 
 /// Wait (within [`WAIT`]) for an event matching `pred`; returns the events before it.
