@@ -489,6 +489,35 @@ mod tests {
         assert!(matches!(p, Err(DecodeError::AttachmentCount)));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics(
+            text in "[0-6]?[0-9]{0,3}-?/?[a-z,]{0,3}[0-9]{0,3}.{0,48}",
+            bytes in proptest::collection::vec(0u8..=255, 0..8),
+        ) {
+            let mut d = Decoder::default();
+            let _ = d.decode(Frame::text(text.clone()));
+            let _ = d.decode(Frame::binary(bytes));
+            let _ = d.decode(Frame::text(text));
+        }
+
+        #[test]
+        fn messages_round_trip(text in ".{0,64}", bin in proptest::collection::vec(0u8..=255, 0..32)) {
+            let mut d = Decoder::default();
+            for frame in [Frame::text(text), Frame::binary(bin)] {
+                let (event, attachment) = encode_message(frame.clone());
+                let mut got = d.decode(event).unwrap();
+                if let Some(a) = attachment {
+                    proptest::prop_assert!(got.is_none());
+                    got = d.decode(a).unwrap();
+                }
+                let packet = got.unwrap();
+                proptest::prop_assert!(packet.is_message());
+                proptest::prop_assert_eq!(packet.into_frame(), Some(frame));
+            }
+        }
+    }
+
     #[test]
     fn encoders() {
         let (event, none) = encode_message(Frame::text("\"a\\\"b\""));
