@@ -9,8 +9,9 @@
 //!   [`parser::Ejson`], [`parser::Binary`]);
 //! - the internal `primus::` protocol messages ([`protocol`]) and reserved event names
 //!   ([`reserved`]);
-//! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]) and SockJS
-//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]);
+//! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]), Socket.IO
+//!   protocol 5 packets ([`socketio`]) and SockJS frames ([`sockjs`]), the Server-Sent
+//!   Events format of the `sse` transformer ([`sse`]);
 //! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
@@ -26,6 +27,7 @@ pub mod parser;
 pub mod protocol;
 pub mod query;
 pub mod reserved;
+pub mod socketio;
 pub mod sockjs;
 pub mod sse;
 pub mod value;
