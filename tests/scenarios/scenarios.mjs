@@ -50,6 +50,8 @@ export const TRANSFORMERS = [
   { name: 'uws', client: 'websockets', node: 'the reference needs the native uws module (Node ABI 57-64)' },
   // Beyond the reference: the official client has no sse transport, so our library drives it.
   { name: 'sse', library: 'ours', node: 'the reference has no sse transformer' },
+  // Socket.IO protocol 5 on our Engine.IO layer; the official client has no such transport.
+  { name: 'socket.io', library: 'ours', node: 'Node Primus 8 has no socket.io transformer' },
 ];
 
 /** `{impl, transformer, client, library, label, nodeMissing}`: ours and Node's for every
