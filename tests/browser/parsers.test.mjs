@@ -14,6 +14,9 @@ const CASES = [
   ['engine.io', 'binary', { websockets: false }],
   ['engine.io', 'ejson', {}],
   ['sockjs', 'ejson', {}],
+  // socket.io: binary frames as attachments, over WebSocket and over polling.
+  ['socket.io', 'binary', {}],
+  ['socket.io', 'msgpack', { websockets: false }],
 ];
 
 /** Echo a list of values in the page; values are built there (binary, dates). */

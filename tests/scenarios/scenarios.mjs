@@ -2,19 +2,23 @@
 // (`primus-e2e-server`) and against the real Node Primus 8.0.9 (./reference-server.mjs).
 // Both servers implement the control contract written at the top of
 // ../interop/reference-server.mjs (echo, `broadcast:<text>`, {cmd: end|info|count}).
-// The client is always the official npm `primus` 8.0.9 client,
-// `Primus.createSocket({transformer, parser: 'json'})`, in this process.
+// The client is the official npm `primus` 8.0.9 client,
+// `Primus.createSocket({transformer, parser: 'json'})`, in this process; for the
+// transformers it has no transport for, it is our own browser client library (what
+// `<pathname>/primus.js` serves) with the same API, in a vm realm of this process.
 //
 // A scenario is `(target) => Promise<void>`: it starts the servers it needs, drives
 // clients and throws (assert) when an outcome is wrong. Every wait has a timeout and
 // every loop a bound.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import { chromiumLibrary } from './browser-client.mjs';
 
 const require = createRequire(import.meta.url);
 const Primus = require('primus');
@@ -23,16 +27,18 @@ export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
 export const OUR_SERVER_BIN =
   process.env.PRIMUS_SERVER_BIN || path.join(REPO_ROOT, 'target', 'debug', 'primus-e2e-server');
+/** The `primus` binary (`primus library` prints our browser client library). */
+export const OUR_CLI_BIN = process.env.PRIMUS_BIN || path.join(path.dirname(OUR_SERVER_BIN), 'primus');
 const REFERENCE_SERVER = path.join(HERE, 'reference-server.mjs');
 
 /**
  * Every transformer the suite runs. One line each. `node` is true when the Node
  * reference has the transformer (and this folder installs what it needs), or the
- * reason it has not; that column then shows n/a. Later ones, for example:
- *   { name: 'uws', node: 'needs the native uws module, which does not build on Node 20' },
- *   { name: 'browserchannel', node: true },   // + the browserchannel package
- *   { name: 'socket.io', node: 'Node Primus 8 has no socket.io transformer' },
- *   { name: 'sse', node: 'Node Primus 8 has no sse transformer' },
+ * reason it has not; that column then shows n/a. `client` is the transformer the
+ * official client is built for when it differs; `library: 'ours'` drives it with our
+ * browser client library in Node instead, for transformers the official client cannot
+ * speak, and `library: 'chromium'` with our library in headless Chromium, for those only
+ * browsers can.
  */
 export const TRANSFORMERS = [
   { name: 'websockets', node: true },
@@ -42,14 +48,23 @@ export const TRANSFORMERS = [
   // The reference's uws transformer needs the native `uws` module (Node ABI 57–64 only),
   // and its client is the websockets one: the official client built for websockets.
   { name: 'uws', client: 'websockets', node: 'the reference needs the native uws module (Node ABI 57-64)' },
+  // Beyond the reference: the official client has no sse transport, so our library drives it.
+  { name: 'sse', library: 'ours', node: 'the reference has no sse transformer' },
+  // Socket.IO protocol 5 on our Engine.IO layer; the official client has no such transport.
+  { name: 'socket.io', library: 'ours', node: 'Node Primus 8 has no socket.io transformer' },
 ];
 
-/** `{impl, transformer, client, label, nodeMissing}`: ours and Node's for every transformer
- * (`client`: the transformer the official client is built for, when it differs). */
-export const TARGETS = TRANSFORMERS.flatMap(({ name, node, client = name }) => [
-  { impl: 'ours', transformer: name, client, label: `ours ${name}` },
-  { impl: 'node', transformer: name, client, label: `node ${name}`, nodeMissing: node === true ? null : node },
-]);
+/** `{impl, transformer, client, library, label, nodeMissing}`: ours and Node's for every
+ * transformer (`client`: the transformer the client is built for; `library`: `npm` for the
+ * official client, `ours`/`chromium` for our library, which the label then names). */
+const BY = { npm: '', ours: ' (our client)', chromium: ' (our client in Chromium)' };
+export const TARGETS = TRANSFORMERS.flatMap(({ name, node, client = name, library = 'npm' }) => {
+  const by = BY[library];
+  return [
+    { impl: 'ours', transformer: name, client, library, label: `ours ${name}${by}` },
+    { impl: 'node', transformer: name, client, library, label: `node ${name}${by}`, nodeMissing: node === true ? null : node },
+  ];
+});
 
 /** Thrown when a scenario cannot run on a target; recorded as `n/a (reason)`. */
 export class NotApplicable extends Error {}
@@ -142,22 +157,68 @@ export async function startServer(target, { port = 0, pingInterval, auth, maxLen
 }
 
 // ---------------------------------------------------------------------------
-// Clients (the official npm client)
+// Clients (the official npm client, or our library where it has no transport)
 // ---------------------------------------------------------------------------
+
+let ourLibrary;
+let ourChromiumLibrary;
+
+/** `primus library`: our browser client with every compiled-in transport and parser. */
+function libraryCode() {
+  if (!existsSync(OUR_CLI_BIN)) {
+    throw new Error(`the primus binary is missing at ${OUR_CLI_BIN}: run \`cargo build --workspace --bins\` or set PRIMUS_BIN`);
+  }
+  return execFileSync(OUR_CLI_BIN, ['library'], { encoding: 'utf8', timeout: 10_000 });
+}
+
+/**
+ * Our browser client library as `primus library` prints it (every compiled-in transport
+ * and parser; `createSocket` picks one), evaluated in a vm realm that has the browser
+ * APIs its transports use: `WebSocket` (npm `ws`), `EventSource` (npm `eventsource`) and
+ * Node's `fetch`. Nothing leaks into this realm, where the official client runs.
+ */
+function ourPrimus() {
+  if (ourLibrary) return ourLibrary;
+  const code = libraryCode();
+  const { EventSource } = require('eventsource');
+  const sandbox = {
+    WebSocket: require('ws'), EventSource, fetch, Headers, Request, Response, AbortController,
+    TextEncoder, TextDecoder, URL, URLSearchParams, atob, btoa, structuredClone, queueMicrotask,
+    setTimeout, clearTimeout, setInterval, clearInterval, console,
+  };
+  vm.runInNewContext(code, sandbox, { filename: 'primus.js (ours)' });
+  if (typeof sandbox.Primus !== 'function') throw new Error('`primus library` did not define Primus');
+  ourLibrary = sandbox.Primus;
+  return ourLibrary;
+}
+
+/** Our library in headless Chromium (./browser-client.mjs), for what only browsers speak. */
+function chromiumPrimus() {
+  if (!ourChromiumLibrary) ourChromiumLibrary = chromiumLibrary(libraryCode());
+  return ourChromiumLibrary;
+}
+
+/** Ends what the clients started (Chromium); the suite calls it once at the end. */
+export async function closeClients() {
+  if (ourChromiumLibrary) await ourChromiumLibrary.close();
+}
+
+const LIBRARIES = { npm: () => Primus, ours: ourPrimus, chromium: chromiumPrimus };
 
 const socketClasses = new Map();
 
 /**
- * The client class for a transformer (json parser, pathname /primus). `authorization`
+ * The client class for a transformer (json parser, pathname /primus), from the official
+ * npm client or, with `library: 'ours'`, from our library (same API). `authorization`
  * compiles it like the library a server with an authorizer serves (/primus/primus.js):
  * its default reconnect strategy then has no `timeout`, so a refused client ends.
  */
-export function socketClass(transformer, { authorization = false } = {}) {
-  const key = `${transformer}|${authorization}`;
+export function socketClass(transformer, { authorization = false, library = 'npm' } = {}) {
+  const key = `${library}|${transformer}|${authorization}`;
   if (!socketClasses.has(key)) {
     const options = { transformer, parser: 'json', pathname: '/primus' };
-    if (authorization) options.authorization = (req, done) => done();
-    socketClasses.set(key, Primus.createSocket(options));
+    if (authorization) options.authorization = library === 'npm' ? (req, done) => done() : true;
+    socketClasses.set(key, LIBRARIES[library]().createSocket(options));
   }
   return socketClasses.get(key);
 }
@@ -174,9 +235,9 @@ const WATCHED = [
  * A client that records its events (`client.log`: `{event, args, at}`), queues its
  * messages (`client.next()`) and waits for events (`client.waitFor()`).
  */
-function makeClient(transformer, url, options = {}) {
+function makeClient(target, url, options = {}) {
   const { authorization, ...rest } = options;
-  const Socket = socketClass(transformer, { authorization });
+  const Socket = socketClass(target.client, { authorization, library: target.library });
   const client = new Socket(url, { reconnect: { min: 50, max: 300, retries: 10 }, ...rest });
   const log = [];
   const messages = [];
@@ -253,7 +314,7 @@ class Scope {
   }
 
   client(srv, { query = '', ...options } = {}) {
-    const client = makeClient(this.target.client, `${srv.url}/${query}`, options);
+    const client = makeClient(this.target, `${srv.url}/${query}`, options);
     this.cleanups.push(() => client.destroy());
     return client;
   }
@@ -356,7 +417,7 @@ export const SCENARIOS = [
     run: scenario(async (s) => {
       const srv = await s.server();
       const client = await s.open(srv);
-      assert.equal(client.readyState, socketClass(s.target.client).OPEN);
+      assert.equal(client.readyState, socketClass(s.target.client, s.target).OPEN);
       assert.equal(client.events('open').length, 1);
       assert.equal(await countReaches(client, 1), 1, 'primus.connected');
       assertNone(client, ['error', 'close', 'end', 'reconnect scheduled'], 0, 'after open');
@@ -442,7 +503,7 @@ export const SCENARIOS = [
       await client.waitFor('end', { since: mark });
       await sleep(700); // several reconnect delays (min 50 ms)
       assertNone(client, ['reconnect scheduled', 'reconnect', 'open', 'reconnected'], mark, 'after spark.end()');
-      assert.equal(client.readyState, socketClass(s.target.client).CLOSED);
+      assert.equal(client.readyState, socketClass(s.target.client, s.target).CLOSED);
       assert.equal(await countReaches(watcher, 1), 1, 'primus.connected after the end');
     }),
   },
@@ -494,7 +555,7 @@ export const SCENARIOS = [
       await refused.waitFor('end', { timeout: 10000 });
       await sleep(300);
       assertNone(refused, ['open', 'reconnected'], 0, 'a refused client');
-      assert.equal(refused.readyState, socketClass(s.target.client).CLOSED);
+      assert.equal(refused.readyState, socketClass(s.target.client, s.target).CLOSED);
       const allowed = await s.open(srv, { authorization: true, query: '?token=good' });
       assert.deepEqual(await roundTrip(allowed, { authorized: true }), { authorized: true });
       assert.equal(await countReaches(allowed, 1), 1, 'only the authorized client is connected');

@@ -9,9 +9,10 @@
 //!   [`parser::Ejson`], [`parser::Binary`]);
 //! - the internal `primus::` protocol messages ([`protocol`]) and reserved event names
 //!   ([`reserved`]);
-//! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]) and SockJS
-//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]),
-//!   Socket.IO 0.9 packets and payloads ([`socketio09`]);
+//! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]), Socket.IO
+//!   protocol 5 packets ([`socketio`]), Socket.IO 0.9 packets and payloads
+//!   ([`socketio09`]) and SockJS frames ([`sockjs`]), the Server-Sent Events format of the
+//!   `sse` transformer ([`sse`]);
 //! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
@@ -27,6 +28,7 @@ pub mod parser;
 pub mod protocol;
 pub mod query;
 pub mod reserved;
+pub mod socketio;
 pub mod socketio09;
 pub mod sockjs;
 pub mod sse;

@@ -41,8 +41,8 @@ export interface PrimusOptions {
   websockets?: boolean;
   /** Use the browser's online/offline events. */
   network?: boolean;
-  /** Transport options: `{transports: ['xhr-streaming']}` picks sockjs/engine.io transports. */
-  transport?: { transports?: string[]; [key: string]: unknown };
+  /** Transport options: `{transports: ['xhr-streaming']}` picks sockjs/engine.io/socket.io transports; socket.io: `{auth: {...}}` is the CONNECT payload. */
+  transport?: { transports?: string[]; auth?: Record<string, unknown>; [key: string]: unknown };
   /** Most messages kept while not connected; the oldest is dropped (default Infinity; 0 keeps none). */
   queueSize?: number;
 }
@@ -54,7 +54,7 @@ export interface Packet {
 export type Transform = ((packet: Packet) => boolean | void) | ((packet: Packet, done: (err?: Error | null, keep?: boolean) => void) => void);
 
 export interface SocketOptions {
-  transformer?: 'websockets' | 'engine.io' | 'sockjs' | 'faye' | 'sse' | 'uws' | 'lws' | string;
+  transformer?: 'websockets' | 'engine.io' | 'sockjs' | 'faye' | 'sse' | 'uws' | 'lws' | 'socket.io' | string;
   parser?: 'json' | 'msgpack' | 'ejson' | 'binary' | string;
   pathname?: string;
   authorization?: boolean;

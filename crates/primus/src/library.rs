@@ -3,8 +3,8 @@
 //! layer, with TypeScript declarations at `<pathname>/primus.d.ts`.
 //!
 //! The client is our own plain JavaScript (folder `client-js/` of this crate, embedded
-//! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse;
-//! faye is the websockets one under another name) and every
+//! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse,
+//! socket.io on top of engine.io's; faye is the websockets one under another name) and every
 //! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
 //! the version, the transformer and parser it uses, the `pingTimeout` default
 //! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
@@ -13,10 +13,6 @@
 //! appended, each in its own scope with `Primus` in it; a plugin's client half registers
 //! itself like the reference's, as `Primus.prototype.ark.<name> = function (primus, options)
 //! { … }`, which runs for every client made (and `primus.plugin('<name>')` returns it).
-//!
-//! `socket.io` has no browser transport yet: its server answers `GET <pathname>/primus.js`
-//! with `501` (use npm `socket.io-client` 4.x), and a library built for it has no
-//! transport to connect with.
 //!
 //! Two module formats: a UMD script (a global, CommonJS or AMD) and an ES module
 //! (`export default Primus`), served at `<pathname>/primus.js?esm`.
@@ -54,6 +50,12 @@ const TRANSPORTS: &[(&str, &str)] = &[
     ("sockjs", include_str!("../client-js/transports/sockjs.js")),
     #[cfg(feature = "sse")]
     ("sse", include_str!("../client-js/transports/sse.js")),
+    // After engine.io's: it is that transport with Socket.IO framing.
+    #[cfg(feature = "socketio")]
+    (
+        "socket.io",
+        include_str!("../client-js/transports/socketio.js"),
+    ),
 ];
 
 /// Transformers whose browser transport is another one's, as `(name, transport)`: faye is
@@ -244,6 +246,7 @@ mod tests {
             (cfg!(feature = "engineio"), "engine.io"),
             (cfg!(feature = "sockjs"), "sockjs"),
             (cfg!(feature = "sse"), "sse"),
+            (cfg!(feature = "socketio"), "socket.io"),
         ];
         for (on, t) in compiled {
             assert_eq!(TRANSPORTS.iter().any(|(n, _)| *n == t), on, "{t}");

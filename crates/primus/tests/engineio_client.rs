@@ -4,44 +4,18 @@
 //! reference half (a missing node is a failure, not a skip).
 #![cfg(feature = "engineio")] // needs the `engineio` transformer
 
-use futures_util::StreamExt;
-use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
+use primus::client::{Client, ClientEvent, ClientOptions};
 use primus::transformers::engineio::client::EngineIoClientOptions;
 use primus::{Options, Primus, Server};
 use serde_json::{json, Value as Json};
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-/// The three ways to reach a server over engine.io.
-fn modes() -> [(&'static str, EngineIoClientOptions, &'static str); 3] {
-    [
-        ("upgraded", EngineIoClientOptions::default(), "websocket"),
-        (
-            "polling only",
-            EngineIoClientOptions::polling_only(),
-            "polling",
-        ),
-        (
-            "websocket only",
-            EngineIoClientOptions::websocket_only(),
-            "websocket",
-        ),
-    ]
-}
+mod client_support;
+use client_support::{echo_in_order, engineio_modes as modes, fast, next_json, wait_event, WAIT};
 
 fn options(engineio: EngineIoClientOptions) -> ClientOptions {
-    let mut o = ClientOptions {
-        transformer: "engine.io".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(20),
-            max: Some(Duration::from_millis(100)),
-            ..Backoff::default()
-        },
-        ..ClientOptions::default()
-    };
+    let mut o = fast("engine.io");
     o.transport.engineio = engineio;
     o
 }
@@ -66,31 +40,6 @@ async fn ours() -> (Primus, String) {
     (primus, url)
 }
 
-async fn wait_for(
-    events: &mut broadcast::Receiver<ClientEvent>,
-    pred: impl Fn(&ClientEvent) -> bool,
-) -> ClientEvent {
-    timeout(WAIT, async {
-        loop {
-            match events.recv().await {
-                Ok(ev) if pred(&ev) => return ev,
-                Ok(_) => {}
-                Err(e) => panic!("event stream failed: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("event did not arrive in time")
-}
-
-async fn next_json(client: &mut Client) -> Json {
-    let msg = timeout(WAIT, client.next())
-        .await
-        .expect("a message in time")
-        .expect("stream open");
-    msg.decode().unwrap()
-}
-
 fn values() -> Vec<Json> {
     vec![
         json!("ünïcödé ☃ 😀"),
@@ -107,12 +56,7 @@ async fn against_our_server_in_every_mode() {
         let (primus, url) = ours().await;
         let mut client = Client::from_server(&primus, &url, options(engineio)).unwrap();
         let mut events = client.events();
-        for v in values() {
-            client.write(&v).unwrap();
-        }
-        for v in values() {
-            assert_eq!(next_json(&mut client).await, v, "{label}");
-        }
+        echo_in_order(&mut client, &values(), label).await;
         let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
         assert!(primus.spark(&id).is_some(), "{label}: id() is the spark id");
         // The transport settles (the upgrade runs in the background).
@@ -134,7 +78,7 @@ async fn against_our_server_in_every_mode() {
         // Server-side end: last message, then end without a reconnect.
         client.write(&"end").unwrap();
         assert_eq!(next_json(&mut client).await, json!("bye"));
-        wait_for(&mut events, |e| matches!(e, ClientEvent::End)).await;
+        wait_event(&mut events, "End", |e| matches!(e, ClientEvent::End)).await;
         let deadline = tokio::time::Instant::now() + WAIT;
         while primus.engineio_sessions() != Some(0) {
             assert!(
@@ -210,7 +154,10 @@ async fn reconnects_when_the_server_drops_the_session() {
     assert_eq!(next_json(&mut client).await, json!("one"));
     let id = client.id().await.unwrap();
     primus.spark(&id).unwrap().close(true);
-    wait_for(&mut events, |e| matches!(e, ClientEvent::Reconnected(_))).await;
+    wait_event(&mut events, "Reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
     client.write(&"two").unwrap();
     assert_eq!(next_json(&mut client).await, json!("two"));
     assert_ne!(client.id().await.unwrap(), id);
@@ -230,12 +177,7 @@ async fn against_the_node_reference_server() {
     for (label, engineio, _) in modes() {
         let mut client = Client::new(&url, options(engineio)).unwrap();
         let mut events = client.events();
-        for v in values() {
-            client.write(&v).unwrap();
-        }
-        for v in values() {
-            assert_eq!(next_json(&mut client).await, v, "{label}");
-        }
+        echo_in_order(&mut client, &values(), label).await;
         client.write(&json!({"cmd": "info"})).unwrap();
         let info = next_json(&mut client).await;
         let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
@@ -252,6 +194,6 @@ async fn against_the_node_reference_server() {
         }
         client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
         assert_eq!(next_json(&mut client).await, json!("bye"));
-        wait_for(&mut events, |e| matches!(e, ClientEvent::End)).await;
+        wait_event(&mut events, "End", |e| matches!(e, ClientEvent::End)).await;
     }
 }

@@ -1,8 +1,9 @@
 //! The `socket.io` transformer's server half at the byte level (issue 14): raw Engine.IO
 //! polling and WebSocket carrying Socket.IO protocol 5 packets. CONNECT and its sid,
 //! messages both ways, a binary attachment, namespace refusal, frames held until CONNECT,
-//! server end (`1` then the Engine.IO close), client `1`, `max_length`, and the halves that
-//! are not written yet (Rust client, browser library).
+//! server end (`1` then the Engine.IO close), client `1`, `max_length`, and the browser
+//! library served for it (the client halves are tested in `socketio_client.rs` and the
+//! browser suite).
 #![cfg(feature = "socketio")] // needs the `socketio` transformer
 
 mod server_support;
@@ -270,21 +271,12 @@ async fn websocket_server_end_sends_disconnect_before_the_close() {
 }
 
 #[tokio::test]
-async fn no_rust_client_and_no_browser_library_yet() {
+async fn the_browser_library_carries_the_socketio_transport() {
     let server = TestServer::start(sio()).await;
     assert_eq!(server.primus.spec().transformer, "socket.io");
     let res = http_get(server.addr, "/primus/primus.js", "").await;
-    assert_eq!(res.status, 501);
-    assert!(res.text().contains("socket.io"), "{}", res.text());
-    let err = primus::client::ClientOptions {
-        transformer: "socket.io".into(),
-        ..Default::default()
-    }
-    .validate()
-    .unwrap_err();
-    assert!(matches!(
-        err,
-        primus::client::ClientError::NoClientHalf("socket.io")
-    ));
-    assert!(err.to_string().contains("not written yet"), "{err}");
+    assert_eq!(res.status, 200);
+    let js = res.text();
+    assert!(js.contains(r#""transformer":"socket.io""#));
+    assert!(js.contains("Primus.transports['socket.io']"));
 }

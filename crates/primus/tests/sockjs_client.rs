@@ -6,61 +6,32 @@
 
 mod server_support;
 
-use primus::client::{Backoff, Client, ClientEvent, ClientOptions, TransportOptions};
+use primus::client::{Client, ClientEvent, ClientOptions};
 use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
 use serde_json::json;
 use server_support::TestServer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{next_json, wait_event, WAIT};
+use client_support::{command_server, end_with_reconnect, fast, next_json, wait_event, WAIT};
 
 mod node_support;
 use node_support::NodeServer;
 
 /// Our server with the same control protocol subset (echo, `end`, `info`).
 async fn ours() -> TestServer {
-    let primus = primus::Primus::new(
-        primus::Options::default()
-            .transformer("sockjs")
-            .ping_interval(None),
-    )
-    .unwrap();
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            let v = msg.value();
-            match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
-                }
-                _ => {
-                    let _ = spark.write(v);
-                }
-            }
-        });
-    });
-    TestServer::serve(primus).await
+    let options = primus::Options::default()
+        .transformer("sockjs")
+        .ping_interval(None);
+    TestServer::serve(command_server(options)).await
 }
 
 fn options(transports: &[SockJsTransport]) -> ClientOptions {
-    ClientOptions {
-        transformer: "sockjs".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(50),
-            max: Some(Duration::from_millis(200)),
-            ..Backoff::default()
-        },
-        transport: TransportOptions {
-            sockjs: SockJsClientOptions::default().transports(transports.iter().copied()),
-            ..TransportOptions::default()
-        },
-        ..ClientOptions::default()
-    }
+    let mut o = fast("sockjs");
+    o.transport.sockjs = SockJsClientOptions::default().transports(transports.iter().copied());
+    o
 }
 
 /// Echo, id, query, and `spark.end()` ending the client for good.
@@ -104,13 +75,7 @@ async fn reconnects(url: &str, transports: &[SockJsTransport]) {
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
     let first = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
+    end_with_reconnect(&client, &mut events).await;
     let second = timeout(WAIT, client.id()).await.unwrap().unwrap();
     assert_ne!(first, second);
     client.write("again").unwrap();

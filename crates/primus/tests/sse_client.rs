@@ -3,87 +3,28 @@
 //! restart and reconnect, and the client's end closing the spark.
 #![cfg(feature = "sse")] // needs the `sse` transformer
 
-use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
-use primus::{Options, Primus, Server};
+use primus::client::{Client, ClientEvent, ClientOptions};
+use primus::Options;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{next_json, wait_event, WAIT};
+use client_support::{
+    command_server, end_with_reconnect, fast, next_json, serve, wait_connected, wait_event, WAIT,
+};
 
 fn sse() -> Options {
     Options::default().transformer("sse").ping_interval(None)
 }
 
-fn primus(options: Options) -> Primus {
-    let primus = Primus::new(options).unwrap();
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            let v = msg.value();
-            match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
-                }
-                _ => {
-                    let _ = spark.write(v);
-                }
-            }
-        });
-    });
-    primus
-}
-
-/// Serve `primus` on `addr`; dropping the sender stops it gracefully.
-async fn serve(
-    primus: &Primus,
-    addr: SocketAddr,
-) -> (
-    SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
-) {
-    let running = Server::bind(primus.clone(), addr)
-        .iknowhttpsisbetter(true)
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(running.run_until(async {
-        let _ = stopped.await;
-    }));
-    (addr, stop, task)
-}
-
 fn options() -> ClientOptions {
-    ClientOptions {
-        transformer: "sse".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(50),
-            max: Some(Duration::from_millis(200)),
-            ..Backoff::default()
-        },
-        ..ClientOptions::default()
-    }
-}
-
-async fn wait_connected(primus: &Primus, n: usize) {
-    for _ in 0..500 {
-        if primus.connected() == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("connected() stayed {} (wanted {n})", primus.connected());
+    fast("sse")
 }
 
 #[tokio::test]
 async fn opens_echoes_and_ends_on_the_servers_end() {
-    let server = primus(sse());
+    let server = command_server(sse());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::new(&format!("http://{addr}/?room=lobby"), options()).unwrap();
     let mut events = client.events();
@@ -124,7 +65,7 @@ async fn opens_echoes_and_ends_on_the_servers_end() {
 
 #[tokio::test]
 async fn binary_parsers_work() {
-    let server = primus(sse().parser("msgpack"));
+    let server = command_server(sse().parser("msgpack"));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::from_server(&server, &format!("http://{addr}"), options()).unwrap();
     for v in [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)] {
@@ -136,7 +77,7 @@ async fn binary_parsers_work() {
 
 #[tokio::test]
 async fn reconnects_after_a_server_restart() {
-    let first = primus(sse());
+    let first = command_server(sse());
     let (addr, stop, task) = serve(&first, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
     let mut events = client.events();
@@ -151,7 +92,7 @@ async fn reconnects_after_a_server_restart() {
         matches!(e, ClientEvent::ReconnectScheduled(_))
     })
     .await;
-    let again = primus(sse());
+    let again = command_server(sse());
     let (_, _stop, _task) = serve(&again, addr).await;
     wait_event(&mut events, "reconnected", |e| {
         matches!(e, ClientEvent::Reconnected(_))
@@ -162,13 +103,7 @@ async fn reconnects_after_a_server_restart() {
     assert_eq!(again.connected(), 1);
     // The server drops the spark with reconnect: a new spark, the client carries on.
     let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
+    end_with_reconnect(&client, &mut events).await;
     client.write(&json!({"cmd": "info"})).unwrap();
     let info = next_json(&mut client).await;
     assert_ne!(info["id"], json!(before));
@@ -179,7 +114,7 @@ async fn reconnects_after_a_server_restart() {
 #[tokio::test]
 async fn the_clients_end_closes_the_spark_at_once() {
     // A long disconnect delay: only the client's DELETE can end the spark quickly.
-    let server = primus(sse().sse(
+    let server = command_server(sse().sse(
         primus::transformers::sse::SseOptions::default().disconnect_delay(Duration::from_secs(30)),
     ));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
@@ -210,7 +145,7 @@ async fn the_clients_end_closes_the_spark_at_once() {
 #[cfg(feature = "websockets")] // the other server is a websockets one
 #[tokio::test]
 async fn a_server_that_is_not_sse_is_an_error() {
-    let server = primus(Options::default().ping_interval(None));
+    let server = command_server(Options::default().ping_interval(None));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let client = Client::new(
         &format!("http://{addr}"),

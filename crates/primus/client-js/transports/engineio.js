@@ -3,6 +3,11 @@
 // WebSocket (`2probe` / `3probe` / `5`) unless `websockets: false`. The Engine.IO heartbeat
 // (server `2`, client `3`) runs below the Primus one. Options Primus forces in the reference
 // are kept: base64 binary (`b64=1`), timestamped requests, no remembered upgrade.
+//
+// How Primus frames ride in Engine.IO messages is left to four methods a subclass may
+// override (the socket.io transport, transports/socketio.js, does): `opened()` after the
+// handshake, `send(data)` for a frame going out, `receive(data)` for a message coming in,
+// and `closing()` for the messages sent before the close. Here: one frame, one message.
 
 const EIO_SEPARATOR = '\x1e';
 
@@ -60,7 +65,7 @@ class EngineSocket {
       this.pingTimeout = hs.pingTimeout;
       this.state = 'open';
       this.resetPingTimer();
-      this.onopen();
+      this.opened();
       for (const p of packets) this.packet(p);
       if (this.state !== 'open') return;
       this.poll();
@@ -102,7 +107,7 @@ class EngineSocket {
   }
 
   packet(p) {
-    if (p instanceof ArrayBuffer) return this.onmessage(p);
+    if (p instanceof ArrayBuffer) return this.receive(p);
     if (!p) return;
     switch (p[0]) {
       case '1':
@@ -112,9 +117,9 @@ class EngineSocket {
         this.sendPacket('3' + p.slice(1));
         return;
       case '4':
-        return this.onmessage(p.slice(1));
+        return this.receive(p.slice(1));
       case 'b':
-        return this.onmessage(fromBase64(p.slice(1)));
+        return this.receive(fromBase64(p.slice(1)));
       default:
         return; // 0 (again), 3, 5, 6: nothing to do
     }
@@ -126,7 +131,28 @@ class EngineSocket {
     this.pingTimer = setTimeout(() => this.fail(null, 'ping timeout'), this.pingInterval + this.pingTimeout);
   }
 
+  /** The handshake is done: the session is open (framing hook). */
+  opened() {
+    this.onopen();
+  }
+
+  /** A Primus frame goes out (framing hook): one Engine.IO message. */
   send(data) {
+    this.sendMessage(data);
+  }
+
+  /** An Engine.IO message came in, text or ArrayBuffer (framing hook): one Primus frame. */
+  receive(data) {
+    this.onmessage(data);
+  }
+
+  /** Engine.IO messages sent before the close packet (framing hook). */
+  closing() {
+    return [];
+  }
+
+  /** Send one Engine.IO message (a string, or binary as `b<base64>`). */
+  sendMessage(data) {
     this.sendPacket(typeof data === 'string' ? '4' + data : 'b' + toBase64(data));
   }
 
@@ -223,18 +249,23 @@ class EngineSocket {
     this.ws = this.probe = null;
   }
 
-  /** Close from our side: tell the server (`1`), then drop everything. */
+  /** Close from our side: tell the server (`1`, after the framing's messages), then drop everything. */
   close() {
     if (this.state === 'closed') return;
     if (this.state === 'open') {
+      const before = this.closing().map((m) => '4' + m);
       if (this.transport === 'websocket') {
         try {
-          this.ws.send('1');
+          for (const p of before.concat('1')) this.ws.send(p);
         } catch (e) {
           // closing anyway
         }
       } else {
-        fetch(this.endpoint('polling'), { method: 'POST', body: '1', cache: 'no-store', keepalive: true }).catch(() => {});
+        // `1` in a POST of its own, after the framing's messages: a Socket.IO server
+        // handles those a tick late, and a `close` in the same payload would win.
+        const post = (body) => fetch(this.endpoint('polling'), { method: 'POST', body, cache: 'no-store', keepalive: true });
+        const sent = before.length ? post(before.join(EIO_SEPARATOR)).then(() => post('1'), () => post('1')) : post('1');
+        sent.catch(() => {});
       }
     }
     this.shutdown();
@@ -243,11 +274,13 @@ class EngineSocket {
 
 Primus.EngineSocket = EngineSocket;
 
-Primus.transports['engine.io'] = function client() {
-  const primus = this;
-
+/**
+ * Wire `primus` to Engine.IO sessions made by `make(url, query, options)`: the engine.io
+ * transport, and those built on it (socket.io).
+ */
+Primus.engineClient = function engineClient(primus, name, make) {
   if (typeof fetch === 'undefined') {
-    return primus.critical(new Error('The engine.io transport needs fetch() (a browser, or Node 18+)'));
+    return primus.critical(new Error('The ' + name + ' transport needs fetch() (a browser, or Node 18+)'));
   }
 
   Primus.socketClient(primus, (opts) => {
@@ -256,6 +289,10 @@ Primus.transports['engine.io'] = function client() {
     const url = scheme + '//' + host + (opts.pathname || '') + '/';
     const transport = primus.transport || {};
     const websocket = !primus.AVOID_WEBSOCKETS && !(Array.isArray(transport.transports) && !transport.transports.includes('websocket'));
-    return new EngineSocket(url, opts.query, { websocket });
+    return make(url, opts.query, { websocket });
   });
+};
+
+Primus.transports['engine.io'] = function client() {
+  Primus.engineClient(this, 'engine.io', (url, query, options) => new EngineSocket(url, query, options));
 };

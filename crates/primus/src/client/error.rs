@@ -11,12 +11,8 @@ pub enum ClientError {
     #[error("invalid client option: {0}")]
     InvalidOptions(String),
     /// The transformer has no Rust client yet.
-    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io`, `sockjs`, `faye`, `sse` and `uws`/`lws`")]
+    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io`, `sockjs`, `faye`, `sse`, `uws`/`lws` and `socket.io`")]
     UnsupportedTransformer(String),
-    /// The transformer has a server half only: its Rust client is not written yet
-    /// (`socket.io`).
-    #[error("transformer `{0}` has a server half only: its Rust client is not written yet")]
-    NoClientHalf(&'static str),
     /// The transformer exists but this build of primus-rs left it out (its Cargo feature
     /// is off).
     #[error(
@@ -31,6 +27,10 @@ pub enum ClientError {
     /// Opening a connection failed (refused, DNS, TLS, rejected upgrade such as a 401).
     #[error("failed to connect: {0}")]
     Connect(String),
+    /// A Socket.IO server refused the CONNECT (`socket.io`): its CONNECT_ERROR message,
+    /// for example what a Socket.IO middleware's error said.
+    #[error("the Socket.IO server refused the connection: {0}")]
+    SocketIoRefused(String),
     /// The connection did not open in time.
     #[error("connection timed out")]
     Timeout,

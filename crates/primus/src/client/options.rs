@@ -66,7 +66,8 @@ pub struct ClientOptions {
     pub pathname: String,
     /// Message parser; must be the server's. Default JSON.
     pub parser: SharedParser,
-    /// Transformer name (case-insensitive): `websockets` or `engine.io`.
+    /// Transformer name (case-insensitive): `websockets`, `engine.io`, `sockjs`, `faye`,
+    /// `sse`, `uws`/`lws` or `socket.io`.
     pub transformer: String,
     /// Options for the transports themselves (`transport`).
     pub transport: TransportOptions,
@@ -151,6 +152,9 @@ pub struct TransportOptions {
     pub sockjs: crate::transformers::sockjs::SockJsClientOptions,
     /// Options of the `sse` transformer (line limit, extra headers).
     pub sse: crate::transformers::sse::SseClientOptions,
+    /// Options of the `socket.io` transformer (the CONNECT's `auth`); its Engine.IO layer
+    /// reads [`engineio`](Self::engineio).
+    pub socketio: crate::transformers::socketio::SocketIoClientOptions,
 }
 
 /// Options of the `websockets` transport.

@@ -1,12 +1,15 @@
 //! The transport seam: an enum over the transformers' client halves. The driver only sees
 //! [`Connection`]; adding Engine.IO or SockJS means adding a variant here and a
 //! `transformers/<name>/client.rs`. Transformers that speak plain WebSocket (`faye`) share
-//! the websockets variant with their own settings.
+//! the websockets variant with their own settings; `socket.io` connections are Engine.IO
+//! ones with Socket.IO framing.
 
 use super::url::Endpoint;
 use super::{ClientError, ClientOptions};
 #[cfg(feature = "engineio")]
 use crate::transformers::engineio;
+#[cfg(feature = "socketio")]
+use crate::transformers::socketio;
 #[cfg(feature = "sockjs")]
 use crate::transformers::sockjs;
 #[cfg(feature = "sse")]
@@ -31,6 +34,9 @@ pub(crate) enum Transport {
     SockJs,
     #[cfg(feature = "sse")]
     Sse,
+    /// The engine.io client with Socket.IO framing; its connection is an Engine.IO one.
+    #[cfg(feature = "socketio")]
+    SocketIo,
 }
 
 impl Transport {
@@ -51,9 +57,8 @@ impl Transport {
             "sockjs" => Ok(Transport::SockJs),
             #[cfg(feature = "sse")]
             "sse" => Ok(Transport::Sse),
-            // Compiled in, but its client half is not written yet.
             #[cfg(feature = "socketio")]
-            "socket.io" => Err(ClientError::NoClientHalf("socket.io")),
+            "socket.io" => Ok(Transport::SocketIo),
             other => Err(match crate::transformers::known(other) {
                 Some((name, feature)) => ClientError::TransformerNotCompiled { name, feature },
                 None => ClientError::UnsupportedTransformer(other.to_string()),
@@ -83,6 +88,10 @@ impl Transport {
             #[cfg(feature = "sse")]
             Transport::Sse => Ok(Connection::Sse(
                 sse::client::connect(endpoint, options).await?,
+            )),
+            #[cfg(feature = "socketio")]
+            Transport::SocketIo => Ok(Connection::EngineIo(
+                socketio::client::connect(endpoint, options).await?,
             )),
         }
     }

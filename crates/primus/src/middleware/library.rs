@@ -2,8 +2,7 @@
 //! module build) and its TypeScript declarations at `<pathname>/primus.d.ts`.
 //!
 //! Like the reference it sits right after `cors`, so the library is served without the
-//! no-cache headers and without authorization. For a transformer with a server half only
-//! (`socket.io`) `primus.js` answers `501` with a text body saying so. The body is built on the first request and
+//! no-cache headers and without authorization. The body is built on the first request and
 //! cached; it is rebuilt when the plugins or the authorizer change.
 
 use super::{response, Ctx, Layer};
@@ -41,21 +40,6 @@ pub(super) fn layer(server: Weak<Inner>) -> Layer {
         }
         if rest != "/primus.js" {
             return None;
-        }
-        let transformer = server.transformer.name();
-        if crate::transformers::SERVER_ONLY.contains(&transformer) {
-            // No browser transport for it yet: a clear answer rather than a library that
-            // fails in the browser.
-            return Some(response(
-                StatusCode::NOT_IMPLEMENTED,
-                "text/plain; charset=utf-8",
-                format!(
-                    "primus-rs has no browser client for the `{transformer}` transformer yet \
-                     (its server half only is written); use npm socket.io-client 4.x with \
-                     path {:?}\n",
-                    server.pathname
-                ),
-            ));
         }
         let esm = ctx
             .head

@@ -15,8 +15,7 @@
 //! [`faye`] is that server with another close code. [`sse`] (Server-Sent Events down,
 //! POST up) goes beyond the reference. [`uws`] (also named `lws`) is plain WebSocket on a
 //! second engine, fastwebsockets, with the websockets client halves. [`socketio`]
-//! (`socket.io`) is the engine.io server with Socket.IO protocol 5 framing, a server half
-//! only for now.
+//! (`socket.io`) is engine.io with Socket.IO protocol 5 framing, on both halves.
 
 #[cfg(not(any(
     feature = "websockets",
@@ -81,11 +80,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("lws", "uws"),
     ("socket.io", "socketio"),
 ];
-
-/// Transformers that have a server half only: the Rust client refuses them with
-/// [`ClientError::NoClientHalf`](crate::client::ClientError::NoClientHalf) and the
-/// browser library is not served for them.
-pub(crate) const SERVER_ONLY: &[&str] = &["socket.io"];
 
 /// A lower-case transformer name's canonical name and Cargo feature, `None` when
 /// primus-rs has no such transformer.
@@ -196,14 +190,7 @@ mod tests {
             .validate();
             if compiled(feature) {
                 assert_eq!(server.expect(name).name(), name);
-                if SERVER_ONLY.contains(&name) {
-                    assert!(matches!(
-                        client,
-                        Err(crate::client::ClientError::NoClientHalf(n)) if n == name
-                    ));
-                } else {
-                    assert!(client.is_ok(), "{name}");
-                }
+                assert!(client.is_ok(), "{name}");
                 continue;
             }
             let err = server.expect_err(name);

@@ -11,6 +11,14 @@
 //! are answered here, and a server that stops pinging for `pingInterval + pingTimeout`
 //! counts as gone.
 //!
+//! How Primus frames ride in Engine.IO messages is the session's `Framing`, the client's
+//! side of the server's: `Plain` (one frame, one `message` packet) here, and Socket.IO
+//! protocol 5 events for the [`socket.io`](crate::transformers::socketio) transformer,
+//! whose client half is this client with that framing. It is applied where a frame
+//! becomes Engine.IO messages and back (`Inbox::take`, the `Send` commands of the polling
+//! and WebSocket loops), plus a message sent first (the Socket.IO CONNECT, whose answer
+//! `connect_with` waits for) and one sent before the close (DISCONNECT).
+//!
 //! One task per connection runs the protocol; the driver sees frames through channels,
 //! so [`Connection::recv`] is cancel safe.
 
@@ -28,7 +36,7 @@ use hyper_util::rt::TokioIo;
 use primus_core::engineio::{self, Packet, Protocol};
 use primus_core::Frame;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -44,6 +52,133 @@ const MAX_POST_BATCH: usize = 256;
 enum Command {
     Send(Vec<Frame>),
     Close,
+}
+
+/// How a session carries Primus frames in Engine.IO messages.
+#[derive(Debug)]
+pub(crate) enum Framing {
+    /// One frame, one Engine.IO `message` (the `engine.io` transformer).
+    Plain,
+    /// Socket.IO protocol 5 `message` events (the `socket.io` transformer).
+    #[cfg(feature = "socketio")]
+    SocketIo(crate::transformers::socketio::client::Framing),
+}
+
+/// What one incoming Engine.IO message means for the session.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    /// A frame for the application.
+    pub(crate) deliver: Option<Frame>,
+    /// A message to send back (a Socket.IO ack).
+    pub(crate) reply: Option<Frame>,
+    /// The server accepted the session (the Socket.IO CONNECT answer).
+    pub(crate) connected: bool,
+    /// The server left (Socket.IO DISCONNECT): the session ends like a close.
+    pub(crate) end: bool,
+}
+
+impl Framing {
+    /// The message sent right after the Engine.IO open, whose acceptance
+    /// ([`Received::connected`]) [`connect_with`] waits for; `None`: open at once.
+    fn opening(&self) -> Option<Frame> {
+        match self {
+            Framing::Plain => None,
+            #[cfg(feature = "socketio")]
+            Framing::SocketIo(f) => Some(f.opening()),
+        }
+    }
+
+    /// A Primus frame as Engine.IO messages, appended to `out`.
+    fn outgoing(&self, frame: Frame, out: &mut Vec<Packet>) {
+        match self {
+            Framing::Plain => out.push(Packet::Message(frame)),
+            #[cfg(feature = "socketio")]
+            Framing::SocketIo(_) => {
+                let (event, attachment) = primus_core::socketio::encode_message(frame);
+                out.push(Packet::Message(event));
+                out.extend(attachment.map(Packet::Message));
+            }
+        }
+    }
+
+    /// One incoming Engine.IO message.
+    fn incoming(&mut self, frame: Frame) -> Result<Received, ClientError> {
+        match self {
+            Framing::Plain => Ok(Received {
+                deliver: Some(frame),
+                ..Default::default()
+            }),
+            #[cfg(feature = "socketio")]
+            Framing::SocketIo(f) => f.incoming(frame),
+        }
+    }
+
+    /// The message sent before the Engine.IO close of a clean close.
+    fn closing(&self) -> Option<Frame> {
+        match self {
+            Framing::Plain => None,
+            #[cfg(feature = "socketio")]
+            Framing::SocketIo(_) => Some(primus_core::socketio::disconnect()),
+        }
+    }
+}
+
+/// The incoming side of a session: its framing, where frames go, and the signal
+/// [`connect_with`] waits for.
+struct Inbox {
+    framing: Framing,
+    incoming: mpsc::Sender<Result<Frame, ClientError>>,
+    ready: Option<oneshot::Sender<()>>,
+}
+
+/// What a batch of incoming packets asked for.
+#[derive(Default)]
+struct Taken {
+    /// A ping came: the server is alive.
+    pinged: bool,
+    /// The server left: stop.
+    ended: bool,
+}
+
+impl Inbox {
+    /// Deliver the packets of a payload (or one WebSocket message); queues pongs and
+    /// replies in `replies`.
+    async fn take(
+        &mut self,
+        packets: Vec<Packet>,
+        replies: &mut Vec<Packet>,
+    ) -> Result<Taken, ClientError> {
+        let mut taken = Taken::default();
+        for p in packets {
+            let frame = match p {
+                Packet::Message(frame) => frame,
+                Packet::Ping(data) => {
+                    taken.pinged = true;
+                    replies.push(Packet::Pong(data));
+                    continue;
+                }
+                Packet::Close => return Err(ClientError::Transport("closed by the server".into())),
+                _ => continue,
+            };
+            let received = self.framing.incoming(frame)?;
+            if received.connected {
+                if let Some(ready) = self.ready.take() {
+                    let _ = ready.send(());
+                }
+            }
+            if let Some(frame) = received.deliver {
+                if self.incoming.send(Ok(frame)).await.is_err() {
+                    return Err(ClientError::Closed);
+                }
+            }
+            replies.extend(received.reply.map(Packet::Message));
+            if received.end {
+                taken.ended = true;
+                return Ok(taken);
+            }
+        }
+        Ok(taken)
+    }
 }
 
 /// An open Engine.IO session to a Primus server.
@@ -214,6 +349,17 @@ pub(crate) async fn connect(
     endpoint: &Endpoint,
     options: &ClientOptions,
 ) -> Result<Connection, ClientError> {
+    connect_with(endpoint, options, Framing::Plain).await
+}
+
+/// [`connect`] with another framing. When the framing sends an opening message (the
+/// Socket.IO CONNECT), this returns once the server accepted it, or with the error that
+/// ended the session first (a refused CONNECT, for one).
+pub(crate) async fn connect_with(
+    endpoint: &Endpoint,
+    options: &ClientOptions,
+    framing: Framing,
+) -> Result<Connection, ClientError> {
     let eio = options.transport.engineio.clone();
     let target = Target {
         endpoint: endpoint.clone(),
@@ -255,13 +401,30 @@ pub(crate) async fn connect(
         };
         Start::WebSocket(handshake, Box::new(ws))
     };
-    let task = tokio::spawn(run(target, session, cmd_rx, in_tx));
-    Ok(Connection {
+    let (ready_tx, ready) = oneshot::channel();
+    let opening = framing.opening();
+    let inbox = Inbox {
+        framing,
+        incoming: in_tx,
+        ready: Some(ready_tx),
+    };
+    let task = tokio::spawn(run(target, session, opening.clone(), cmd_rx, inbox));
+    // Built before waiting: if this future is dropped (the connect timeout), the task is
+    // aborted with it.
+    let mut conn = Connection {
         incoming,
         commands,
         buffered: Vec::new(),
         task,
-    })
+    };
+    if opening.is_some() && ready.await.is_err() {
+        // The session ended before the server accepted it: its error says why.
+        return Err(match conn.incoming.recv().await {
+            Some(Err(e)) => e,
+            _ => ClientError::Connect("the session ended before the server accepted it".into()),
+        });
+    }
+    Ok(conn)
 }
 
 enum Start {
@@ -314,67 +477,48 @@ impl Handshake {
 async fn run(
     target: Target,
     start: Start,
+    opening: Option<Frame>,
     mut commands: mpsc::Receiver<Command>,
-    incoming: mpsc::Sender<Result<Frame, ClientError>>,
+    mut inbox: Inbox,
 ) {
+    let first: Vec<Packet> = opening.map(Packet::Message).into_iter().collect();
     let result = match start {
-        Start::Polling(hs, get) => polling(&target, hs, get, &mut commands, &incoming).await,
+        Start::Polling(hs, get) => {
+            polling(&target, hs, get, first, &mut commands, &mut inbox).await
+        }
         Start::WebSocket(hs, ws) => {
             let deadline = hs.deadline();
             websocket(
                 &target,
                 &hs,
                 *ws,
-                Vec::new(),
+                first,
                 deadline,
                 &mut commands,
-                &incoming,
+                &mut inbox,
             )
             .await
         }
     };
+    // The ready signal goes first: `connect_with` then reads the error.
+    drop(inbox.ready.take());
     if let Err(e) = result {
-        let _ = incoming.send(Err(e)).await;
+        let _ = inbox.incoming.send(Err(e)).await;
     }
-}
-
-/// Deliver the packets of a payload; returns whether a ping came (and queues pongs).
-async fn take_packets(
-    packets: Vec<Packet>,
-    incoming: &mpsc::Sender<Result<Frame, ClientError>>,
-    replies: &mut Vec<Packet>,
-) -> Result<bool, ClientError> {
-    let mut pinged = false;
-    for p in packets {
-        let frame = match p {
-            Packet::Message(frame) => frame,
-            Packet::Ping(data) => {
-                pinged = true;
-                replies.push(Packet::Pong(data));
-                continue;
-            }
-            Packet::Close => return Err(ClientError::Transport("closed by the server".into())),
-            _ => continue,
-        };
-        if incoming.send(Ok(frame)).await.is_err() {
-            return Err(ClientError::Closed);
-        }
-    }
-    Ok(pinged)
 }
 
 async fn polling(
     target: &Target,
     hs: Handshake,
     mut get: Http,
+    mut outbox: Vec<Packet>,
     commands: &mut mpsc::Receiver<Command>,
-    incoming: &mpsc::Sender<Result<Frame, ClientError>>,
+    inbox: &mut Inbox,
 ) -> Result<(), ClientError> {
     let mut post = Http { sender: None };
     let mut deadline = hs.deadline();
     let mut poll: Option<Poll> = None;
     let mut posting: Option<Poll> = None;
-    let mut outbox: Vec<Packet> = Vec::new();
     let mut probe: Option<BoxFuture<'static, Result<WebSocketStream<BoxedIo>, ClientError>>> =
         if target.eio.upgrade && hs.upgrades.iter().any(|u| u == "websocket") {
             Some(probe_upgrade(target, hs.sid.clone()))
@@ -392,7 +536,13 @@ async fn polling(
     // After the close was posted: one more poll, which the server answers with what it
     // sent before it handled the close (it waits a moment for that poll), then stop.
     let mut last_poll = false;
+    // The server left (Socket.IO DISCONNECT): like socket.io-client, post the Engine.IO
+    // close so its session ends at once, read nothing more, and stop.
+    let mut left = false;
     loop {
+        if left && close_posted {
+            return Ok(());
+        }
         if close_posted && poll.is_none() {
             if last_poll {
                 return Ok(());
@@ -408,21 +558,25 @@ async fn polling(
                     .await
                     .map_err(|e| ClientError::Transport(e.to_string()))?;
                 let ws = upgraded.take().ok_or(ClientError::Closed)?;
-                return websocket(target, &hs, ws, outbox, deadline, commands, incoming).await;
+                return websocket(target, &hs, ws, outbox, deadline, commands, inbox).await;
             }
-        } else if poll.is_none() && !close_posted {
+        } else if poll.is_none() && !close_posted && !left {
             let url = target.url("polling", Some(&hs.sid));
             let req = target.request(http::Method::GET, &url, Bytes::new())?;
             poll = Some(get.send(target, req));
         }
         if posting.is_none() && !outbox.is_empty() && upgraded.is_none() {
             // Like engine.io-client, keep each POST within the server's maxPayload
-            // (a single larger packet still goes alone: the server then refuses it).
+            // (a single larger packet still goes alone: the server then refuses it), and
+            // post the `close` packet alone once what came before it went out: a
+            // Socket.IO server handles the DISCONNECT before it a tick late, and a `close`
+            // in the same payload would win ("transport close").
             let mut n = 0;
             let mut bytes = 0;
             while n < outbox.len().min(MAX_POST_BATCH) {
                 let size = packet_size(&outbox[n]) + 1;
-                if n > 0 && bytes + size > hs.max_payload {
+                let close = matches!(outbox[n], Packet::Close);
+                if n > 0 && (close || bytes + size > hs.max_payload) {
                     break;
                 }
                 bytes += size;
@@ -438,17 +592,34 @@ async fn polling(
         tokio::select! {
             res = async { poll.as_mut().expect("guarded").await }, if poll.is_some() => {
                 poll = None;
+                if left {
+                    continue;
+                }
                 let (text, sender) = res?;
                 get.sender = sender;
                 let packets = engineio::decode_payload(Protocol::V4, &text, usize::MAX)
                     .map_err(|e| ClientError::Transport(format!("bad payload: {e}")))?;
-                if take_packets(packets, incoming, &mut outbox).await? {
+                let taken = inbox.take(packets, &mut outbox).await?;
+                if taken.ended {
+                    left = true;
+                    closing = true;
+                    probe = None;
+                    upgraded = None;
+                    outbox.clear();
+                    outbox.push(Packet::Close);
+                    continue;
+                }
+                if taken.pinged {
                     deadline = hs.deadline();
                 }
             }
             res = async { posting.as_mut().expect("guarded").await }, if posting.is_some() => {
                 posting = None;
-                let (_, sender) = res?;
+                let (_, sender) = match res {
+                    // The server may have dropped the session already.
+                    Err(_) if left => return Ok(()),
+                    res => res?,
+                };
                 post.sender = sender;
                 close_posted = posting_close;
             }
@@ -461,14 +632,17 @@ async fn polling(
             }
             cmd = commands.recv(), if !closing => match cmd {
                 Some(Command::Send(frames)) => {
-                    outbox.extend(frames.into_iter().map(Packet::Message));
+                    for f in frames {
+                        inbox.framing.outgoing(f, &mut outbox);
+                    }
                 }
                 Some(Command::Close) | None => {
-                    // A clean close: the `close` packet goes after what is queued, and
-                    // the pending poll stays, so what the server still sends before it
-                    // handles the close (say, replies to the last messages) arrives.
-                    // An upgrade under way is given up: the close goes over polling,
-                    // after the queued messages.
+                    // A clean close: the `close` packet goes after what is queued (and
+                    // after the framing's farewell), and the pending poll stays, so what
+                    // the server still sends before it handles the close (say, replies
+                    // to the last messages) arrives. An upgrade under way is given up:
+                    // the close goes over polling, after the queued messages.
+                    outbox.extend(inbox.framing.closing().map(Packet::Message));
                     outbox.push(Packet::Close);
                     closing = true;
                     probe = None;
@@ -532,7 +706,7 @@ async fn websocket(
     pending: Vec<Packet>,
     mut deadline: Instant,
     commands: &mut mpsc::Receiver<Command>,
-    incoming: &mpsc::Sender<Result<Frame, ClientError>>,
+    inbox: &mut Inbox,
 ) -> Result<(), ClientError> {
     let b64 = target.eio.force_base64;
     let err = |e: tokio_tungstenite::tungstenite::Error| ClientError::Transport(e.to_string());
@@ -546,12 +720,23 @@ async fn websocket(
         tokio::select! {
             cmd = commands.recv(), if !closing => match cmd {
                 Some(Command::Send(frames)) => {
+                    let mut packets = Vec::with_capacity(frames.len());
                     for f in frames {
-                        ws.feed(ws_message(&Packet::Message(f), b64)).await.map_err(err)?;
+                        inbox.framing.outgoing(f, &mut packets);
+                    }
+                    for p in &packets {
+                        ws.feed(ws_message(p, b64)).await.map_err(err)?;
                     }
                     ws.flush().await.map_err(err)?;
                 }
                 Some(Command::Close) | None => {
+                    if let Some(farewell) = inbox.framing.closing() {
+                        let farewell = ws_message(&Packet::Message(farewell), b64);
+                        let sent = tokio::time::timeout(Duration::from_secs(1), ws.send(farewell)).await;
+                        if !matches!(sent, Ok(Ok(()))) {
+                            return Ok(());
+                        }
+                    }
                     let sent = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
                     if !matches!(sent, Ok(Ok(()))) {
                         return Ok(());
@@ -569,7 +754,13 @@ async fn websocket(
                 }
                 .map_err(|e| ClientError::Transport(format!("bad packet: {e}")))?;
                 let mut replies = Vec::new();
-                if take_packets(vec![packet], incoming, &mut replies).await? {
+                let taken = inbox.take(vec![packet], &mut replies).await?;
+                if taken.ended {
+                    // The server left (Socket.IO DISCONNECT): close our side too.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                    return Ok(());
+                }
+                if taken.pinged {
                     deadline = hs.deadline();
                 }
                 for r in replies.iter().filter(|_| !closing) {

@@ -1298,7 +1298,7 @@ impl SessionTask {
         match self.session.framing {
             Framing::Plain => (Packet::Message(frame), None),
             Framing::SocketIo(_) => {
-                let (event, attachment) = socketio::encode(frame);
+                let (event, attachment) = socketio::encode_message(frame);
                 (Packet::Message(event), attachment.map(Packet::Message))
             }
         }

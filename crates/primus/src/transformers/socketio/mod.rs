@@ -1,10 +1,10 @@
-//! The `socket.io` transformer, server half: Socket.IO protocol 5 clients (npm
-//! `socket.io-client` 4.x) on the Engine.IO layer of the [`engine.io`](super::engineio)
-//! transformer, Primus messages riding as Socket.IO `message` events; and Socket.IO 0.9
-//! clients (npm `socket.io-client@0.9`) under `<pathname>/1/`, see
-//! [Socket.IO 0.9](#socketio-09).
+//! The `socket.io` transformer: Socket.IO protocol 5 (npm `socket.io-client` 4.x) on the
+//! Engine.IO layer of the [`engine.io`](super::engineio) transformer, Primus messages
+//! riding as Socket.IO `message` events. The packet codec both halves use is
+//! [`primus_core::socketio`]. Its server also serves Socket.IO 0.9 clients (npm
+//! `socket.io-client@0.9`) under `<pathname>/1/`, see [Socket.IO 0.9](#socketio-09).
 //!
-//! It is the engine.io server with another *framing*: each session holds a
+//! The server half is the engine.io server with another *framing*: each session holds a
 //! `Framing` (`Plain` for `engine.io`, `SocketIo` here) that is applied wherever a Primus
 //! frame becomes an Engine.IO message and back: polling payloads, the close of a polling
 //! session and the WebSocket loop. Everything else (handshake, polling, upgrade,
@@ -37,12 +37,21 @@
 //!
 //! The feature `socketio` turns `engineio` on (the Engine.IO layer is that server).
 //!
-//! Not written yet: the Rust client half (selecting `socket.io` in a
-//! [`ClientOptions`](crate::client::ClientOptions) gives
-//! [`ClientError::NoClientHalf`](crate::client::ClientError::NoClientHalf)) and the
-//! browser transport (`GET <pathname>/primus.js` answers `501`): use npm
-//! `socket.io-client` 4.x with `path: <pathname>`.
-
+//! The client halves are the engine.io clients with the same framing: [`client`] for
+//! the Rust [`Client`](crate::client::Client) (CONNECT with an optional
+//! [`auth`](SocketIoClientOptions::auth) payload, a refused CONNECT as
+//! [`ClientError::SocketIoRefused`](crate::client::ClientError::SocketIoRefused)), and the
+//! browser transport `client-js/transports/socketio.js` on the browser's engine.io one. They
+//! also talk to a plain Socket.IO 4 server (npm `socket.io`), whose `message` events they
+//! carry; npm `socket.io-client` 4.x with `path: <pathname>` talks to our server.
+//!
+//! ```
+//! use primus::client::ClientOptions;
+//! let mut options = ClientOptions { transformer: "socket.io".into(), ..Default::default() };
+//! options.transport.socketio = primus::transformers::socketio::SocketIoClientOptions::default()
+//!     .auth(serde_json::json!({"token": "t"}).as_object().unwrap().clone());
+//! assert!(options.validate().is_ok());
+//! ```
 //!
 //! # Socket.IO 0.9
 //!
@@ -66,9 +75,34 @@
 //! `""`, `flashsocket` and `htmlfile`. Timers: [`Options::socketio09`](crate::Options::socketio09).
 //! Details in [`legacy`].
 
+// The module docs link the client half, which a build without `socketio` leaves out.
+#![cfg_attr(not(feature = "socketio"), allow(rustdoc::broken_intra_doc_links))]
+
+#[cfg(feature = "socketio")]
+pub mod client;
 // The framing codec the engine.io server applies (built with it), and the router.
 #[cfg(feature = "engineio")]
 pub(crate) mod server;
 
 // Socket.IO 0.9: its options exist in every build, its server with `socketio`.
 pub mod legacy;
+
+/// Options of the client's `socket.io` transport (`ClientOptions::transport.socketio`).
+/// The Engine.IO layer under it reads
+/// [`TransportOptions::engineio`](crate::client::TransportOptions::engineio) (polling only,
+/// WebSocket only, base64, headers).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct SocketIoClientOptions {
+    /// The CONNECT payload (socket.io-client's `auth`), which a Socket.IO server's
+    /// middleware reads; default none (`0`). Our server accepts and ignores it.
+    pub auth: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl SocketIoClientOptions {
+    /// Send `auth` with the CONNECT.
+    pub fn auth(mut self, auth: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+}

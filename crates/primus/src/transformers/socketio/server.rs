@@ -1,11 +1,11 @@
 //! The `socket.io` server half: [`Server`] routes a request to the Socket.IO 0.9 server
 //! ([`legacy`](super::legacy)) or to the engine.io server, and the Socket.IO protocol 5
 //! framing that the engine.io server applies to a `socket.io` session (see the
-//! [module docs](super)).
+//! [module docs](super)). The protocol 5 packet codec is [`primus_core::socketio`], shared
+//! with the client half.
 
-use bytes::Bytes;
+use primus_core::socketio::{self, Decoder, Kind};
 use primus_core::Frame;
-use serde_json::Value as Json;
 
 /// The `socket.io` transformer's server half: requests under `<pathname>/1` (the
 /// Socket.IO 0.9 protocol segment) go to the 0.9 server, everything else to the Engine.IO
@@ -43,8 +43,7 @@ impl Server {
     }
 }
 
-/// The longest ack id or attachment count accepted, in digits.
-const MAX_DIGITS: usize = 15;
+pub(crate) use primus_core::socketio::{connect_reply, disconnect, encode_message};
 
 /// What one incoming Engine.IO message asks of the session.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -69,171 +68,62 @@ impl Incoming {
     }
 }
 
-/// A binary event waiting for its attachment.
-#[derive(Debug)]
-struct Pending {
-    /// The attachment is a `message` for the spark (otherwise it is dropped).
-    message: bool,
-    ack: Option<u64>,
-}
-
 /// The incoming half of a session's Socket.IO state.
 #[derive(Debug, Default)]
 pub(crate) struct Inbound {
     connected: bool,
-    pending: Option<Pending>,
-}
-
-/// The answer to a CONNECT to the main namespace.
-pub(crate) fn connect_reply(sid: &str) -> Frame {
-    Frame::text(format!(
-        "0{{\"sid\":{}}}",
-        serde_json::to_string(sid).unwrap_or_default()
-    ))
-}
-
-/// DISCONNECT from the main namespace.
-pub(crate) fn disconnect() -> Frame {
-    Frame::text("1")
-}
-
-/// A Primus frame as Socket.IO: one event, and for binary its attachment.
-pub(crate) fn encode(frame: Frame) -> (Frame, Option<Frame>) {
-    match frame {
-        Frame::Text(b) => {
-            let text = std::str::from_utf8(&b).unwrap_or_default();
-            let arg = serde_json::to_string(text).unwrap_or_default();
-            (Frame::text(format!("2[\"message\",{arg}]")), None)
-        }
-        Frame::Binary(b) => (
-            Frame::text("51-[\"message\",{\"_placeholder\":true,\"num\":0}]"),
-            Some(Frame::Binary(b)),
-        ),
-    }
-}
-
-/// Read leading ASCII digits (at most [`MAX_DIGITS`]).
-fn digits(s: &str) -> Result<(Option<u64>, &str), String> {
-    let n = s.bytes().take_while(u8::is_ascii_digit).count();
-    if n == 0 {
-        return Ok((None, s));
-    }
-    if n > MAX_DIGITS {
-        return Err("number too long".into());
-    }
-    let value = s[..n].parse().map_err(|_| "bad number".to_string())?;
-    Ok((Some(value), &s[n..]))
+    /// Holds a binary event until its attachment comes.
+    decoder: Decoder,
 }
 
 impl Inbound {
     /// Decode one Engine.IO message from the client.
     pub(crate) fn decode(&mut self, frame: Frame) -> Result<Incoming, String> {
-        let text = match frame {
-            Frame::Binary(b) => return self.attachment(b),
-            Frame::Text(b) => b,
+        let Some(packet) = self.decoder.decode(frame).map_err(|e| e.to_string())? else {
+            // A binary event waiting for its attachment.
+            return Ok(Incoming::default());
         };
-        if self.pending.is_some() {
-            return Err("a packet where an attachment was expected".into());
-        }
-        let text = std::str::from_utf8(&text).map_err(|_| "not UTF-8".to_string())?;
-        let kind = text.bytes().next().ok_or("empty packet")?;
-        let mut rest = &text[1..];
-        let mut attachments = None;
-        if matches!(kind, b'5' | b'6') {
-            let (n, after) = digits(rest)?;
-            rest = after
-                .strip_prefix('-')
-                .ok_or("binary packet without attachment count")?;
-            attachments = Some(n.ok_or("binary packet without attachment count")?);
-        }
-        let mut namespace = "/";
-        if rest.starts_with('/') {
-            let (ns, after) = rest.split_once(',').unwrap_or((rest, ""));
-            namespace = ns;
-            rest = after;
-        }
-        let (ack, data) = digits(rest)?;
-        let main = namespace == "/";
-        match kind {
-            b'0' if main => {
+        match packet.kind {
+            Kind::Connect if packet.is_main() => {
                 self.connected = true;
                 Ok(Incoming {
                     connect: true,
                     ..Default::default()
                 })
             }
-            b'0' => Ok(Incoming {
-                reply: Some(Frame::text(format!(
-                    "4{namespace},{{\"message\":\"Invalid namespace\"}}"
-                ))),
+            Kind::Connect => Ok(Incoming {
+                reply: Some(socketio::connect_error(
+                    packet.namespace.as_deref(),
+                    "Invalid namespace",
+                )),
                 ..Default::default()
             }),
-            b'1' if main => Ok(Incoming {
-                disconnect: true,
+            Kind::Disconnect => Ok(Incoming {
+                disconnect: packet.is_main(),
                 ..Default::default()
             }),
-            // Other namespaces, acks from the client: nothing to do.
-            b'1' | b'3' => Ok(Incoming::default()),
-            b'2' | b'5' if !self.connected => Err("an event before CONNECT".into()),
-            b'2' | b'5' | b'6' => {
-                let args: Json = serde_json::from_str(data).map_err(|e| e.to_string())?;
-                let mut args = match args {
-                    Json::Array(a) => a.into_iter(),
-                    _ => return Err("event data is not an array".into()),
-                };
-                let name = match (kind, args.next()) {
-                    (b'6', _) => None,
-                    (_, Some(Json::String(name))) => Some(name),
-                    _ => return Err("event without a name".into()),
-                };
-                let message = main && name.as_deref() == Some("message");
-                if !message && kind != b'6' {
-                    tracing::debug!(?name, namespace, "Socket.IO event ignored");
-                }
-                if let Some(n) = attachments {
-                    match n {
-                        0 => {}
-                        1 => {
-                            self.pending = Some(Pending { message, ack });
-                            return Ok(Incoming::default());
-                        }
-                        _ => return Err(format!("{n} attachments in one event (limit 1)")),
-                    }
-                }
-                let deliver = match args.next() {
-                    Some(_) if !message => None,
-                    Some(Json::String(s)) => Some(Frame::text(s)),
-                    Some(other) => Some(Frame::text(other.to_string())),
-                    None => None,
+            // Acks from the client: nothing to do.
+            Kind::Ack | Kind::BinaryAck => Ok(Incoming::default()),
+            Kind::Event | Kind::BinaryEvent if !self.connected => {
+                Err("an event before CONNECT".into())
+            }
+            Kind::Event | Kind::BinaryEvent => {
+                let reply = packet.id.filter(|_| packet.is_main()).map(socketio::ack);
+                let deliver = if packet.is_message() {
+                    packet.into_frame()
+                } else {
+                    tracing::debug!(name = ?packet.name, namespace = ?packet.namespace, "Socket.IO event ignored");
+                    None
                 };
                 Ok(Incoming {
                     deliver,
-                    reply: ack.filter(|_| main && kind != b'6').map(ack_reply),
+                    reply,
                     ..Default::default()
                 })
             }
-            other => Err(format!(
-                "unexpected Socket.IO packet type {:?}",
-                other as char
-            )),
+            Kind::ConnectError => Err("CONNECT_ERROR from a client".into()),
         }
     }
-
-    fn attachment(&mut self, bytes: Bytes) -> Result<Incoming, String> {
-        let pending = self
-            .pending
-            .take()
-            .ok_or("an attachment without a binary event")?;
-        Ok(Incoming {
-            deliver: pending.message.then_some(Frame::Binary(bytes)),
-            reply: pending.ack.map(ack_reply),
-            ..Default::default()
-        })
-    }
-}
-
-fn ack_reply(id: u64) -> Frame {
-    Frame::text(format!("3{id}[]"))
 }
 
 #[cfg(test)]
@@ -263,6 +153,7 @@ mod tests {
             decode(&mut s, "0/chat,").unwrap().reply,
             Some(Frame::text("4/chat,{\"message\":\"Invalid namespace\"}"))
         );
+        assert_eq!(decode(&mut s, "31[]").unwrap(), Incoming::default());
         assert!(decode(&mut s, "1").unwrap().disconnect);
         assert!(!decode(&mut s, "1/chat,").unwrap().disconnect);
         assert!(decode(&mut s, "2{}").is_err());
@@ -279,17 +170,15 @@ mod tests {
         assert!(decode(&mut s, "2[\"message\",\"x\"]").is_err());
         let mut s = Inbound::default();
         decode(&mut s, "0").unwrap();
-        decode(&mut s, head).unwrap();
+        decode(
+            &mut s,
+            "51-3[\"message\",{\"_placeholder\":true,\"num\":0}]",
+        )
+        .unwrap();
         let got = s.decode(Frame::binary(vec![1u8, 2])).unwrap();
         assert_eq!(got.deliver, Some(Frame::binary(vec![1u8, 2])));
+        assert_eq!(got.reply, Some(Frame::text("33[]")));
         assert!(s.decode(Frame::binary(vec![3u8])).is_err());
         assert!(decode(&mut s, "52-[\"message\",{},{}]").is_err());
-        let (event, attachment) = encode(Frame::binary(vec![7u8]));
-        assert_eq!(event, Frame::text(head));
-        assert_eq!(attachment, Some(Frame::binary(vec![7u8])));
-        let (event, none) = encode(Frame::text("\"a\\\"b\""));
-        assert_eq!(event, Frame::text("2[\"message\",\"\\\"a\\\\\\\"b\\\"\"]"));
-        assert!(none.is_none());
-        assert_eq!(connect_reply("x\"y"), Frame::text("0{\"sid\":\"x\\\"y\"}"));
     }
 }
