@@ -12,7 +12,6 @@ use primus::transformers::socketio::legacy::SocketIo09Options;
 use primus::{Options, Value};
 use server_support::*;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const M: char = '\u{fffd}';
@@ -76,24 +75,16 @@ async fn connected(addr: SocketAddr) -> String {
     sid
 }
 
-/// Records each spark's query and keeps the sparks.
-fn recorded(primus: &primus::Primus) -> Arc<Mutex<Vec<primus::Spark>>> {
-    let sparks = Arc::new(Mutex::new(Vec::new()));
-    let s = sparks.clone();
-    primus.on_connection(move |spark| s.lock().unwrap().push(spark.clone()));
-    sparks
-}
-
 #[tokio::test]
 async fn polling_carries_messages_both_ways_in_framed_payloads() {
     let server = TestServer::start(sio()).await;
     let seen = echo_recording(&server.primus);
-    let sparks = recorded(&server.primus);
+    let mut sparks = sparks(&server.primus);
     let a = server.addr;
     let sid = handshake(a, "&room=blue").await;
     // The spark exists from the handshake and keeps its query; its id is not the sid.
     assert_eq!(server.primus.socketio09_sessions(), 1);
-    let spark = sparks.lock().unwrap()[0].clone();
+    let spark = next_spark(&mut sparks).await;
     assert_eq!(spark.query()["room"].as_str(), "blue");
     assert_ne!(spark.id(), sid);
     assert_eq!(poll(a, &sid).await, (200, "1::".to_string()));
@@ -192,7 +183,7 @@ async fn an_idle_poll_gets_a_noop_and_a_session_without_polls_is_reaped() {
 #[tokio::test]
 async fn a_second_poll_releases_the_first() {
     let server = TestServer::start(sio()).await;
-    let sparks = recorded(&server.primus);
+    let mut sparks = sparks(&server.primus);
     let a = server.addr;
     let sid = connected(a).await;
     let first = poll_later(a, &sid);
@@ -202,7 +193,7 @@ async fn a_second_poll_releases_the_first() {
     assert_eq!(within("the first poll", first).await.unwrap().1, "8::");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!second.is_finished(), "the newer poll waits");
-    let spark = sparks.lock().unwrap()[0].clone();
+    let spark = next_spark(&mut sparks).await;
     spark.write(&"news").unwrap();
     assert_eq!(
         within("the second poll", second).await.unwrap().1,
@@ -214,12 +205,12 @@ async fn a_second_poll_releases_the_first() {
 async fn disconnect_both_ways_over_polling() {
     let server = TestServer::start(sio()).await;
     let seen = echo_recording(&server.primus);
-    let sparks = recorded(&server.primus);
+    let mut sparks = sparks(&server.primus);
     let a = server.addr;
 
     // The server ends the spark: the last frames, then `0::`.
     let sid = connected(a).await;
-    sparks.lock().unwrap()[0].end(Some(&"bye"), false);
+    next_spark(&mut sparks).await.end(Some(&"bye"), false);
     assert_eq!(
         poll(a, &sid).await.1,
         format!("{M}9{M}3:::\"bye\"{M}27{M}3:::\"primus::server::close\"{M}3{M}0::")
@@ -278,7 +269,7 @@ async fn next_text(ws: &mut RawWs, answer: bool) -> String {
 async fn websocket_messages_heartbeats_and_client_disconnect() {
     let server = TestServer::start(fast().ping_interval(Some(Duration::from_millis(300)))).await;
     let seen = echo_recording(&server.primus);
-    let sparks = recorded(&server.primus);
+    let mut sparks = sparks(&server.primus);
     let a = server.addr;
     let (_, mut ws) = ws_session(a).await;
     ws.send_text("3:::\"hi\"").await;
@@ -304,7 +295,7 @@ async fn websocket_messages_heartbeats_and_client_disconnect() {
         ws.send_text("2::").await;
     }
     assert!((5..=15).contains(&beats), "{beats} heartbeats in 1.5 s");
-    let spark = sparks.lock().unwrap()[0].clone();
+    let spark = next_spark(&mut sparks).await;
     assert!(spark.is_open());
 
     ws.send_text("0::").await;
@@ -347,10 +338,10 @@ async fn websocket_client_that_does_not_answer_heartbeats_is_dropped() {
 #[tokio::test]
 async fn websocket_server_end_sends_disconnect_before_the_close() {
     let server = TestServer::start(sio()).await;
-    let sparks = recorded(&server.primus);
+    let mut sparks = sparks(&server.primus);
     let a = server.addr;
     let (_, mut ws) = ws_session(a).await;
-    sparks.lock().unwrap()[0].end(Some(&"bye"), false);
+    next_spark(&mut sparks).await.end(Some(&"bye"), false);
     let frames = ws.read_to_eof().await;
     let texts: Vec<String> = frames
         .iter()
