@@ -10,7 +10,8 @@
 //! - the internal `primus::` protocol messages ([`protocol`]) and reserved event names
 //!   ([`reserved`]);
 //! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]) and SockJS
-//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]);
+//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]),
+//!   the stream framing of the `webtransport` transformer ([`webtransport`]);
 //! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
@@ -29,6 +30,7 @@ pub mod reserved;
 pub mod sockjs;
 pub mod sse;
 pub mod value;
+pub mod webtransport;
 
 pub use frame::Frame;
 pub use parser::{Parser, ParserError};
