@@ -3,8 +3,8 @@
 //! layer, with TypeScript declarations at `<pathname>/primus.d.ts`.
 //!
 //! The client is our own plain JavaScript (folder `client-js/` of this crate, embedded
-//! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse;
-//! faye is the websockets one under another name) and every
+//! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse,
+//! webtransport; faye is the websockets one under another name) and every
 //! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
 //! the version, the transformer and parser it uses, the `pingTimeout` default
 //! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
@@ -54,6 +54,11 @@ const TRANSPORTS: &[(&str, &str)] = &[
     ("sockjs", include_str!("../client-js/transports/sockjs.js")),
     #[cfg(feature = "sse")]
     ("sse", include_str!("../client-js/transports/sse.js")),
+    #[cfg(feature = "webtransport")]
+    (
+        "webtransport",
+        include_str!("../client-js/transports/webtransport.js"),
+    ),
 ];
 
 /// Transformers whose browser transport is another one's, as `(name, transport)`: faye is
@@ -244,6 +249,7 @@ mod tests {
             (cfg!(feature = "engineio"), "engine.io"),
             (cfg!(feature = "sockjs"), "sockjs"),
             (cfg!(feature = "sse"), "sse"),
+            (cfg!(feature = "webtransport"), "webtransport"),
         ];
         for (on, t) in compiled {
             assert_eq!(TRANSPORTS.iter().any(|(n, _)| *n == t), on, "{t}");

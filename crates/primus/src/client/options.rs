@@ -66,7 +66,8 @@ pub struct ClientOptions {
     pub pathname: String,
     /// Message parser; must be the server's. Default JSON.
     pub parser: SharedParser,
-    /// Transformer name (case-insensitive): `websockets` or `engine.io`.
+    /// Transformer name (case-insensitive): `websockets`, `engine.io`, `sockjs`, `faye`,
+    /// `sse`, `uws`/`lws`, `webtransport`.
     pub transformer: String,
     /// Options for the transports themselves (`transport`).
     pub transport: TransportOptions,
@@ -151,6 +152,8 @@ pub struct TransportOptions {
     pub sockjs: crate::transformers::sockjs::SockJsClientOptions,
     /// Options of the `sse` transformer (line limit, extra headers).
     pub sse: crate::transformers::sse::SseClientOptions,
+    /// Options of the `webtransport` transformer (how to trust the server, port, limits).
+    pub webtransport: crate::transformers::webtransport::WebTransportClientOptions,
 }
 
 /// Options of the `websockets` transport.

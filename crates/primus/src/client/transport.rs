@@ -13,10 +13,14 @@ use crate::transformers::sockjs;
 use crate::transformers::sse;
 #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
 use crate::transformers::websockets;
+#[cfg(feature = "webtransport")]
+use crate::transformers::webtransport;
 use primus_core::Frame;
 
 /// Which transformer the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// `WebTransport` is the protocol's name, not a stutter of the enum's.
+#[allow(clippy::enum_variant_names)]
 pub(crate) enum Transport {
     /// Plain WebSocket: `websockets`, `uws`/`lws`, and `faye` (whose close frames carry
     /// 1000).
@@ -31,6 +35,8 @@ pub(crate) enum Transport {
     SockJs,
     #[cfg(feature = "sse")]
     Sse,
+    #[cfg(feature = "webtransport")]
+    WebTransport,
 }
 
 impl Transport {
@@ -51,6 +57,8 @@ impl Transport {
             "sockjs" => Ok(Transport::SockJs),
             #[cfg(feature = "sse")]
             "sse" => Ok(Transport::Sse),
+            #[cfg(feature = "webtransport")]
+            "webtransport" => Ok(Transport::WebTransport),
             // Compiled in, but its client half is not written yet.
             #[cfg(feature = "socketio")]
             "socket.io" => Err(ClientError::NoClientHalf("socket.io")),
@@ -84,6 +92,10 @@ impl Transport {
             Transport::Sse => Ok(Connection::Sse(
                 sse::client::connect(endpoint, options).await?,
             )),
+            #[cfg(feature = "webtransport")]
+            Transport::WebTransport => Ok(Connection::WebTransport(
+                webtransport::client::connect(endpoint, options).await?,
+            )),
         }
     }
 }
@@ -100,6 +112,8 @@ pub(crate) enum Connection {
     SockJs(sockjs::client::Connection),
     #[cfg(feature = "sse")]
     Sse(sse::client::Connection),
+    #[cfg(feature = "webtransport")]
+    WebTransport(webtransport::client::Connection),
 }
 
 impl Connection {
@@ -114,6 +128,8 @@ impl Connection {
             Connection::SockJs(c) => c.recv().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.recv().await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.recv().await,
         }
     }
 
@@ -127,6 +143,8 @@ impl Connection {
             Connection::SockJs(c) => c.feed(frame).await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.feed(frame).await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.feed(frame).await,
         }
     }
 
@@ -140,6 +158,8 @@ impl Connection {
             Connection::SockJs(c) => c.flush().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.flush().await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.flush().await,
         }
     }
 
@@ -155,6 +175,8 @@ impl Connection {
             Connection::SockJs(c) => c.begin_close().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.begin_close().await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.begin_close().await,
         }
     }
 
@@ -169,6 +191,8 @@ impl Connection {
             Connection::SockJs(c) => c.close().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.close().await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.close().await,
         }
     }
 }

@@ -16,7 +16,8 @@
 //! POST up) goes beyond the reference. [`uws`] (also named `lws`) is plain WebSocket on a
 //! second engine, fastwebsockets, with the websockets client halves. [`socketio`]
 //! (`socket.io`) is the engine.io server with Socket.IO protocol 5 framing, a server half
-//! only for now.
+//! only for now. [`webtransport`] (beyond the reference, experimental, off by default)
+//! carries Primus over WebTransport (HTTP/3 over UDP) with an endpoint of its own.
 
 #[cfg(not(any(
     feature = "websockets",
@@ -25,11 +26,12 @@
     feature = "faye",
     feature = "sse",
     feature = "uws",
-    feature = "socketio"
+    feature = "socketio",
+    feature = "webtransport"
 )))]
 compile_error!(
     "primus-rs needs at least one transformer: enable one of its features \
-     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`"
+     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`, `webtransport`"
 );
 
 pub mod engineio;
@@ -39,6 +41,7 @@ pub mod sockjs;
 pub mod sse;
 pub mod uws;
 pub mod websockets;
+pub mod webtransport;
 
 use crate::error::PrimusError;
 use crate::options::Options;
@@ -67,6 +70,9 @@ pub(crate) enum Transformer {
     /// The engine.io server with Socket.IO protocol 5 framing.
     #[cfg(feature = "socketio")]
     SocketIo(engineio::server::Server),
+    /// WebTransport sessions from its UDP endpoint; over TCP it describes the endpoint.
+    #[cfg(feature = "webtransport")]
+    WebTransport(webtransport::server::Server),
 }
 
 /// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
@@ -79,6 +85,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("uws", "uws"),
     ("lws", "uws"),
     ("socket.io", "socketio"),
+    ("webtransport", "webtransport"),
 ];
 
 /// Transformers that have a server half only: the Rust client refuses them with
@@ -121,6 +128,10 @@ impl Transformer {
                     engineio::server::FramingKind::SocketIo,
                 ),
             )),
+            #[cfg(feature = "webtransport")]
+            "webtransport" => Ok(Transformer::WebTransport(
+                webtransport::server::Server::new(options),
+            )),
             other => Err(match known(other) {
                 Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
                 None => PrimusError::UnknownTransformer(other.to_string()),
@@ -145,6 +156,18 @@ impl Transformer {
             Transformer::Uws(t) => t.name(),
             #[cfg(feature = "socketio")]
             Transformer::SocketIo(_) => "socket.io",
+            #[cfg(feature = "webtransport")]
+            Transformer::WebTransport(_) => "webtransport",
+        }
+    }
+
+    /// The webtransport server half, when this is it (its endpoint needs it).
+    #[cfg(feature = "webtransport")]
+    pub(crate) fn webtransport(&self) -> Option<&webtransport::server::Server> {
+        match self {
+            Transformer::WebTransport(t) => Some(t),
+            #[allow(unreachable_patterns)] // a webtransport-only build
+            _ => None,
         }
     }
 
@@ -165,6 +188,8 @@ impl Transformer {
             Transformer::Uws(t) => t.handle(server, req),
             #[cfg(feature = "socketio")]
             Transformer::SocketIo(t) => t.handle(server, req).await,
+            #[cfg(feature = "webtransport")]
+            Transformer::WebTransport(t) => t.handle(server, req),
         }
     }
 }
@@ -183,6 +208,7 @@ mod tests {
             "sse" => cfg!(feature = "sse"),
             "uws" => cfg!(feature = "uws"),
             "socketio" => cfg!(feature = "socketio"),
+            "webtransport" => cfg!(feature = "webtransport"),
             other => panic!("no feature {other}"),
         }
     }
