@@ -6,10 +6,10 @@
 use super::{EndpointInfo, WebTransportOptions, PATH};
 use crate::error::SparkError;
 use crate::options::Options;
-use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
+use crate::server::spark::{CloseKind, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{full, HttpRequest, HttpResponse};
-use crate::transformers::websockets::server::{receive_frame, reserve, spark_info, Refusal};
+use crate::transformers::websockets::server::{spark_info, Inbound, Refusal};
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Method, StatusCode};
 use primus_core::webtransport::{self as codec, FrameDecoder, FrameError};
@@ -312,26 +312,17 @@ impl Session {
         outgoing: &mut mpsc::Receiver<Frame>,
         stop: &mut watch::Receiver<bool>,
     ) -> Exit {
-        // The stream's queue, taken the first time a message has no data handler.
-        let mut incoming: Option<mpsc::Sender<Box<Message>>> = None;
-        // A message the application's queue had no room for: reading pauses until it fits.
-        let mut pending: Option<Box<Message>> = None;
+        let mut inbound = Inbound::default();
         loop {
-            if pending.is_some() && incoming.is_none() {
-                incoming = shared.inbox_sender();
-                if incoming.is_none() {
-                    pending = None;
-                }
-            }
             // Frames already received go first (a read may bring several).
-            while pending.is_none() {
+            while !inbound.holding() {
                 match reader.decoder.next_frame() {
-                    Ok(Some(frame)) => receive_frame(shared, frame, &incoming, &mut pending).await,
+                    Ok(Some(frame)) => inbound.receive(shared, frame).await,
                     Ok(None) => break,
                     Err(e) => return Exit::Refused(refusal(e)),
                 }
             }
-            let reading = pending.is_none();
+            let reading = !inbound.holding();
             tokio::select! {
                 biased;
                 _ = shared.close_signal.notified() => return Exit::Ended,
@@ -351,12 +342,7 @@ impl Session {
                         Err(_) => return Exit::Stalled,
                     }
                 }
-                permit = reserve(&incoming), if pending.is_some() => {
-                    // Err: the stream is gone, so the held message is dropped.
-                    if let (Ok(permit), Some(msg)) = (permit, pending.take()) {
-                        permit.send(msg);
-                    }
-                }
+                _ = inbound.release(), if !reading => {}
                 read = reader.recv.read_buf(reader.decoder.read_buffer()), if reading => match read {
                     Ok(0) => return Exit::Finished,
                     Ok(_) => {}
