@@ -8,15 +8,15 @@ mod server_support;
 
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions, TransportOptions};
 use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
-use serde_json::json;
 use server_support::TestServer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::timeout;
 
 mod client_support;
-use client_support::{next_json, wait_event, WAIT};
+use client_support::{
+    contract, echo_scenario, end_with_reconnect_scenario, server_end_scenario, wait_event,
+};
 
 mod node_support;
 use node_support::NodeServer;
@@ -29,21 +29,7 @@ async fn ours() -> TestServer {
             .ping_interval(None),
     )
     .unwrap();
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            let v = msg.value();
-            match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
-                }
-                _ => {
-                    let _ = spark.write(v);
-                }
-            }
-        });
-    });
+    contract(&primus);
     TestServer::serve(primus).await
 }
 
@@ -67,35 +53,8 @@ fn options(transports: &[SockJsTransport]) -> ClientOptions {
 async fn scenario(url: &str, transports: &[SockJsTransport], query_expected: bool) {
     let url = format!("{url}/?room=lobby");
     let mut client = Client::new(&url, options(transports)).unwrap();
-    let mut events = client.events();
-    client.write("early").unwrap();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    assert_eq!(next_json(&mut client).await, json!("early"));
-    for v in [json!({"a": [1, "é", null]}), json!("\u{2028}😀"), json!(0)] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
-    // Many messages in a row, in order.
-    for i in 0..50 {
-        client.write(&i).unwrap();
-    }
-    for i in 0..50 {
-        assert_eq!(next_json(&mut client).await, json!(i));
-    }
-    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client.write(&json!({"cmd": "info"})).unwrap();
-    let info = next_json(&mut client).await;
-    assert_eq!(info["id"], json!(id));
-    if query_expected {
-        assert_eq!(info["query"]["room"], "lobby");
-    }
-    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
-    assert_eq!(next_json(&mut client).await, json!("bye"));
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    assert!(
-        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
-        "{seen:?}"
-    );
+    echo_scenario(&mut client, 50, query_expected).await;
+    server_end_scenario(&mut client).await;
 }
 
 /// The server ends the spark with reconnect: the client opens a new session.
@@ -103,18 +62,7 @@ async fn reconnects(url: &str, transports: &[SockJsTransport]) {
     let mut client = Client::new(url, options(transports)).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    let first = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    let second = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    assert_ne!(first, second);
-    client.write("again").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("again"));
+    end_with_reconnect_scenario(&mut client).await;
     client.end();
 }
 

@@ -4,14 +4,16 @@
 #![cfg(feature = "sse")] // needs the `sse` transformer
 
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
-use primus::{Options, Primus, Server};
+use primus::{Options, Primus};
 use serde_json::json;
-use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{next_json, wait_event, WAIT};
+use client_support::{
+    contract, echo_all, echo_scenario, end_with_reconnect_scenario, next_json, serve,
+    server_end_scenario, wait_connected, wait_event, WAIT,
+};
 
 fn sse() -> Options {
     Options::default().transformer("sse").ping_interval(None)
@@ -19,44 +21,8 @@ fn sse() -> Options {
 
 fn primus(options: Options) -> Primus {
     let primus = Primus::new(options).unwrap();
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            let v = msg.value();
-            match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
-                }
-                _ => {
-                    let _ = spark.write(v);
-                }
-            }
-        });
-    });
+    contract(&primus);
     primus
-}
-
-/// Serve `primus` on `addr`; dropping the sender stops it gracefully.
-async fn serve(
-    primus: &Primus,
-    addr: SocketAddr,
-) -> (
-    SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
-) {
-    let running = Server::bind(primus.clone(), addr)
-        .iknowhttpsisbetter(true)
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(running.run_until(async {
-        let _ = stopped.await;
-    }));
-    (addr, stop, task)
 }
 
 fn options() -> ClientOptions {
@@ -71,54 +37,15 @@ fn options() -> ClientOptions {
     }
 }
 
-async fn wait_connected(primus: &Primus, n: usize) {
-    for _ in 0..500 {
-        if primus.connected() == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("connected() stayed {} (wanted {n})", primus.connected());
-}
-
 #[tokio::test]
 async fn opens_echoes_and_ends_on_the_servers_end() {
     let server = primus(sse());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::new(&format!("http://{addr}/?room=lobby"), options()).unwrap();
-    let mut events = client.events();
-    client.write("early").unwrap();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    assert_eq!(next_json(&mut client).await, json!("early"));
-    for v in [
-        json!({"a": [1, "é", null]}),
-        json!("\u{2028}😀 two\nlines\r\n"),
-        json!(0),
-        json!(""),
-    ] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
-    // Many messages in a row (several POSTs while one is under way), in order.
-    for i in 0..200 {
-        client.write(&i).unwrap();
-    }
-    for i in 0..200 {
-        assert_eq!(next_json(&mut client).await, json!(i));
-    }
-    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client.write(&json!({"cmd": "info"})).unwrap();
-    let info = next_json(&mut client).await;
-    assert_eq!(info["id"], json!(id));
-    assert_eq!(info["query"]["room"], "lobby");
+    // Many messages in a row: several POSTs while one is under way.
+    echo_scenario(&mut client, 200, true).await;
     assert_eq!(server.sse_sessions(), 1);
-    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
-    assert_eq!(next_json(&mut client).await, json!("bye"));
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    assert!(
-        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
-        "{seen:?}"
-    );
+    server_end_scenario(&mut client).await;
     wait_connected(&server, 0).await;
 }
 
@@ -127,10 +54,8 @@ async fn binary_parsers_work() {
     let server = primus(sse().parser("msgpack"));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::from_server(&server, &format!("http://{addr}"), options()).unwrap();
-    for v in [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
+    let values = [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)];
+    echo_all(&mut client, &values).await;
     client.end();
 }
 
@@ -161,17 +86,7 @@ async fn reconnects_after_a_server_restart() {
     assert_eq!(next_json(&mut client).await, json!("after restart"));
     assert_eq!(again.connected(), 1);
     // The server drops the spark with reconnect: a new spark, the client carries on.
-    let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    client.write(&json!({"cmd": "info"})).unwrap();
-    let info = next_json(&mut client).await;
-    assert_ne!(info["id"], json!(before));
+    end_with_reconnect_scenario(&mut client).await;
     client.end();
     wait_connected(&again, 0).await;
 }

@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{next_json, wait_event, WAIT};
+use client_support::{
+    contract, echo_all, echo_scenario, end_with_reconnect_scenario, next_json, serve,
+    server_end_scenario, wait_connected, wait_event, WAIT,
+};
 
 fn webtransport() -> Options {
     Options::default()
@@ -30,57 +33,10 @@ fn webtransport() -> Options {
         .ping_interval(None)
 }
 
-/// The echo contract: `{cmd: end|info}` or echo.
 fn primus(options: Options) -> Primus {
     let primus = Primus::new(options).unwrap();
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            let v = msg.value();
-            match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let token = spark
-                        .headers()
-                        .get("x-token")
-                        .map(|v| v.to_str().unwrap().to_string());
-                    let _ = spark.write(&json!({
-                        "id": spark.id(),
-                        "query": query,
-                        "token": token,
-                        "address": spark.address().ip.to_string(),
-                        "secure": spark.info().peer.secure,
-                    }));
-                }
-                _ => {
-                    let _ = spark.write(v);
-                }
-            }
-        });
-    });
+    contract(&primus);
     primus
-}
-
-/// Serve `primus` (HTTP on TCP, WebTransport on UDP, one port); dropping the sender stops it.
-async fn serve(
-    primus: &Primus,
-    addr: SocketAddr,
-) -> (
-    SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
-) {
-    let running = Server::bind(primus.clone(), addr)
-        .iknowhttpsisbetter(true)
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(running.run_until(async {
-        let _ = stopped.await;
-    }));
-    (addr, stop, task)
 }
 
 /// Client options trusting the hash the server publishes.
@@ -98,16 +54,6 @@ fn options() -> ClientOptions {
     o
 }
 
-async fn wait_connected(primus: &Primus, n: usize) {
-    for _ in 0..500 {
-        if primus.connected() == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("connected() stayed {} (wanted {n})", primus.connected());
-}
-
 #[tokio::test]
 async fn opens_exchanges_messages_and_ends_on_the_servers_end() {
     let server = primus(webtransport());
@@ -121,40 +67,11 @@ async fn opens_exchanges_messages_and_ends_on_the_servers_end() {
     let mut o = options();
     o.transport.webtransport = o.transport.webtransport.header("x-token", "t0k");
     let mut client = Client::new(&format!("http://{addr}/?room=lobby&n=1"), o).unwrap();
-    let mut events = client.events();
-    client.write("early").unwrap();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    assert_eq!(next_json(&mut client).await, json!("early"));
-    for v in [
-        json!({"a": [1, "é", null]}),
-        json!("\u{2028}😀 two\nlines\r\n"),
-        json!(0),
-        json!(""),
-    ] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
-    for i in 0..500 {
-        client.write(&i).unwrap();
-    }
-    for i in 0..500 {
-        assert_eq!(next_json(&mut client).await, json!(i));
-    }
-    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client.write(&json!({"cmd": "info"})).unwrap();
-    let info = next_json(&mut client).await;
-    assert_eq!(info["id"], json!(id));
-    assert_eq!(info["query"]["room"], "lobby");
-    assert_eq!(info["token"], "t0k");
+    let info = echo_scenario(&mut client, 500, true).await;
+    assert_eq!(info["headers"]["x-token"], "t0k");
     assert_eq!(info["address"], "127.0.0.1");
     assert_eq!(info["secure"], true);
-    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
-    assert_eq!(next_json(&mut client).await, json!("bye"));
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    assert!(
-        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
-        "{seen:?}"
-    );
+    server_end_scenario(&mut client).await;
     wait_connected(&server, 0).await;
 }
 
@@ -163,10 +80,12 @@ async fn the_binary_parser_and_a_1_mb_message() {
     let server = primus(webtransport().parser("binary"));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::from_server(&server, &format!("http://{addr}"), options()).unwrap();
-    for v in [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
+    let values = [
+        json!("hello"),
+        json!({"bin": [0, 255, 13, 10, 0]}),
+        json!(-1.5),
+    ];
+    echo_all(&mut client, &values).await;
     let big = "x".repeat(1024 * 1024);
     let started = Instant::now();
     client.write(&big).unwrap();
@@ -218,18 +137,7 @@ async fn end_with_reconnect_and_a_server_restart() {
     let old_hash = first.webtransport_endpoint().unwrap().certificate_hashes;
     let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
     let mut events = client.events();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    // The server ends the spark with reconnect: a new spark, the client carries on.
-    let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    let after = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    assert_ne!(before, after);
+    end_with_reconnect_scenario(&mut client).await;
 
     // A graceful shutdown ends the sparks with reconnect; the next server has a new
     // self-signed certificate, which the client learns from its description.
