@@ -14,6 +14,7 @@ const CASES = [
   ['engine.io', 'binary', { websockets: false }],
   ['engine.io', 'ejson', {}],
   ['sockjs', 'ejson', {}],
+  ['webtransport', 'binary', {}],
 ];
 
 /** Echo a list of values in the page; values are built there (binary, dates). */
@@ -57,7 +58,7 @@ for (const [transformer, parser, options] of CASES) {
     let browser;
     let server;
     before(async () => {
-      browser = await launchBrowser();
+      browser = await launchBrowser({ quic: transformer === 'webtransport' });
       server = await startServer({ transformer, parser, 'ping-interval': 400 });
     });
     after(async () => {
