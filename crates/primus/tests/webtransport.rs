@@ -496,3 +496,90 @@ async fn get(addr: SocketAddr, path: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// An application that reads its sparks as streams, slowly: the session stops reading
+/// while the spark's incoming queue is full, and nothing is lost or reordered.
+#[tokio::test]
+async fn a_slow_application_loses_nothing() {
+    let mut o = webtransport();
+    o.incoming_queue_size = 2;
+    let server = Primus::new(o).unwrap();
+    let mut sparks = server.connections();
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    for i in 0..300 {
+        client.write(&i).unwrap();
+    }
+    let mut spark = timeout(WAIT, sparks.next()).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..300 {
+        let msg = timeout(WAIT, spark.next()).await.unwrap().unwrap();
+        assert_eq!(msg.decode::<serde_json::Value>().unwrap(), json!(i));
+        if i % 50 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    client.end();
+}
+
+/// A client that stops reading: the session's writes stall, and after `write_timeout`
+/// the spark ends as a slow peer and the session closes with 1008. Two threads: on one,
+/// the server's burst fills the client's UDP buffer before the client task runs, and the
+/// close packet can be dropped there (the client then sees a stateless reset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
+    let server = Primus::new(
+        webtransport()
+            .write_timeout(Duration::from_millis(300))
+            .queue_size(64),
+    )
+    .unwrap();
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    {
+        let errors = errors.clone();
+        server.on_connection(move |spark| {
+            let errors = errors.clone();
+            spark.on_error(move |_, e| errors.lock().unwrap().push(e.to_string()));
+            let spark = spark.clone();
+            // Far more than QUIC's windows hold: 8 MiB in 64 KiB messages.
+            tokio::spawn(async move {
+                let chunk = "z".repeat(64 * 1024);
+                for _ in 0..128 {
+                    if spark.send(&chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        });
+    }
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let hash = server.webtransport_endpoint().unwrap().certificate_hashes[0];
+    let config = wtransport::ClientConfig::builder()
+        .with_bind_default()
+        .with_server_certificate_hashes([wtransport::tls::Sha256Digest::new(hash.0)])
+        .build();
+    let endpoint = wtransport::Endpoint::client(config).unwrap();
+    let url = format!("https://127.0.0.1:{}/primus/webtransport", addr.port());
+    let connection = timeout(WAIT, endpoint.connect(url)).await.unwrap().unwrap();
+    // Open the stream (a byte is needed for the server to see it), then never read.
+    let (mut send, _recv) = connection.open_bi().await.unwrap().await.unwrap();
+    send.write_all(b"\x00\x00\x00\x00\x02\"\"").await.unwrap();
+    let closed = timeout(WAIT, connection.closed()).await.unwrap();
+    match closed {
+        wtransport::error::ConnectionError::ApplicationClosed(close) => {
+            assert_eq!(close.code(), wtransport::VarInt::from_u32(1008));
+            assert_eq!(close.reason(), b"write timeout");
+        }
+        other => panic!("closed with {other:?}"),
+    }
+    wait_connected(&server, 0).await;
+    assert!(
+        errors
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.contains("peer too slow")),
+        "{:?}",
+        errors.lock().unwrap()
+    );
+}
