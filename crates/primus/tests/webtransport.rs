@@ -583,3 +583,27 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
         errors.lock().unwrap()
     );
 }
+
+/// The client's own limit: a frame over `max_message_size` is a transport error, and the
+/// client reconnects.
+#[tokio::test]
+async fn the_clients_limit_on_incoming_frames() {
+    let server = primus(webtransport());
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let mut o = options();
+    o.transport.webtransport.max_message_size = 1000;
+    let mut client = Client::new(&format!("http://{addr}"), o).unwrap();
+    let mut events = client.events();
+    echo_all(&mut client, &[json!("x".repeat(900))]).await;
+    client.write(&"y".repeat(2000)).unwrap();
+    let seen = wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    assert!(
+        seen.iter().any(|e| matches!(e, ClientEvent::Error(ClientError::Transport(m)) if m.contains("over the limit of 1000"))),
+        "{seen:?}"
+    );
+    echo_all(&mut client, &[json!("small again")]).await;
+    client.end();
+}
