@@ -72,7 +72,8 @@ pub struct ClientOptions {
     /// Options for the transports themselves (`transport`).
     pub transport: TransportOptions,
     /// TLS settings for `https:`/`wss:` URLs: a rustls client configuration carrying the
-    /// root certificates you trust. Required for secure URLs.
+    /// root certificates you trust. Required for secure URLs. The `webtransport` transport
+    /// checks its endpoint with these roots too, unless it trusts certificate hashes.
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Received messages buffered for the [`Stream`](futures_util::Stream) side (default 1024).

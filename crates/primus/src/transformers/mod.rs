@@ -6,7 +6,7 @@
 //! is closed and each one drains a spark's queue in its own way.
 //!
 //! Each transformer has a Cargo feature of the same name (`websockets`, `engineio`,
-//! `sockjs`, `faye`; all on by default). With a feature off, its `server` and `client`
+//! `sockjs`, `faye`, …; all on by default but `webtransport`). With a feature off, its `server` and `client`
 //! halves and its browser transport are left out; its option types stay, so `Options`
 //! reads the same config files in every build, and selecting it gives
 //! [`PrimusError::TransformerNotCompiled`]. The WebSocket engine in

@@ -13,6 +13,7 @@
 //! HTTP (development). When you embed Primus in axum or hyper, run the endpoint yourself:
 //!
 //! ```no_run
+//! # #[cfg(feature = "webtransport")]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use primus::transformers::webtransport::{WebTransportEndpoint, WebTransportIdentity};
 //! let primus = primus::Primus::new(primus::Options::default().transformer("webtransport"))?;
