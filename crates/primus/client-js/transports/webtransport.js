@@ -62,13 +62,15 @@ class WTDecoder {
   }
 }
 
-const wtEncoder = new TextEncoder();
+// Made on first use: loading the library must not need what only this transport uses.
+let wtEncoder = null;
 
 function wtFrame(message) {
   let type = WT_BINARY;
   let payload;
   if (typeof message === 'string') {
     type = WT_TEXT;
+    wtEncoder = wtEncoder || new TextEncoder();
     payload = wtEncoder.encode(message);
   } else if (message instanceof ArrayBuffer) {
     payload = new Uint8Array(message);
