@@ -4,7 +4,8 @@
 // transformers.test.mjs. Here: the page loads /primus/primus.js from primus-e2e-server (plain
 // HTTP; its UDP endpoint has a self-signed certificate whose hash GET /primus/webtransport
 // publishes) and connects with the WebTransport API; a 1 MB message; the query and the UDP
-// address reach the spark; a restarted server's new certificate is looked up again. The binary
+// address reach the spark; hashes given in `transport` skip the lookup; a restarted server's
+// new certificate is looked up again. The binary
 // parser over webtransport is a case of parsers.test.mjs.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,6 +41,26 @@ describe('browser client over webtransport: its own cases', () => {
     assert.equal(spark.query.room, 'lobby');
     assert.equal(spark.address.ip, '127.0.0.1');
     assert.deepEqual(page.pageErrors, []);
+    await page.evaluate(() => window.primus.end());
+    await page.close();
+  });
+
+  it('takes transport.serverCertificateHashes as given, without the lookup', async () => {
+    const { value } = (await published()).serverCertificateHashes[0];
+    const page = await openPage(browser.context, server.port);
+    let lookups = 0;
+    page.on('request', (req) => {
+      if (new URL(req.url()).pathname === '/primus/webtransport') lookups++;
+    });
+    await page.evaluate((value) => {
+      const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+      window.hashes = [{ algorithm: 'sha-256', value: bytes }];
+    }, value);
+    await connect(page, { ...FAST, transport: { serverCertificateHashes: await page.evaluate(() => window.hashes) } });
+    // (The page got the hash as bytes, as the WebTransport API wants it.)
+    assert.ok(await page.evaluate(() => window.primus.transport.serverCertificateHashes[0].value instanceof Uint8Array));
+    assert.equal(await roundTrip(page, 'trusted by hash'), 'trusted by hash');
+    assert.equal(lookups, 0);
     await page.evaluate(() => window.primus.end());
     await page.close();
   });
