@@ -36,6 +36,9 @@
 //! the spark (headers, query, address as usual). A layer that answers instead (a refused
 //! authorization) rejects the session: WebTransport's rejections are 403, 404 and 429
 //! only, so a `404` answer is sent as 404, `429` and `503` as 429, anything else as 403.
+//! Browsers send neither cookies nor a `User-Agent` with a session (Chromium 156 sends
+//! `Origin` and the query string): authorize browser sessions with the query string (a
+//! token), not with a session cookie.
 //!
 //! # Messages
 //! The client opens one bidirectional stream right after the session; every Primus frame
