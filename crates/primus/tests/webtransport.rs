@@ -236,14 +236,7 @@ async fn authorization_applies_to_the_connect() {
 #[tokio::test]
 async fn an_oversized_frame_ends_the_spark_and_the_client_comes_back() {
     let server = primus(webtransport().max_length(1000));
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    {
-        let errors = errors.clone();
-        server.on_connection(move |spark| {
-            let errors = errors.clone();
-            spark.on_error(move |_, e| errors.lock().unwrap().push(e.to_string()));
-        });
-    }
+    let errors = spark_errors(&server);
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
     let mut events = client.events();
@@ -253,17 +246,8 @@ async fn an_oversized_frame_ends_the_spark_and_the_client_comes_back() {
         matches!(e, ClientEvent::Reconnected(_))
     })
     .await;
-    assert!(
-        errors
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e.contains("Max payload size exceeded")),
-        "{:?}",
-        errors.lock().unwrap()
-    );
-    client.write("small").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("small"));
+    assert_reported(&errors, "Max payload size exceeded");
+    echo_all(&mut client, &[json!("small")]).await;
     client.end();
 }
 
@@ -271,8 +255,7 @@ async fn an_oversized_frame_ends_the_spark_and_the_client_comes_back() {
 #[tokio::test]
 async fn the_wire_close_codes_of_refused_frames() {
     let server = primus(webtransport().max_length(1000));
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
-    let hash = server.webtransport_endpoint().unwrap().certificate_hashes[0];
+    let (_addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     for (frame, code, reason) in [
         (
             b"\x00\x00\x00\x03\xe9".to_vec(), // a 1001-byte text frame announced
@@ -286,23 +269,8 @@ async fn the_wire_close_codes_of_refused_frames() {
             "Invalid UTF-8 sequence",
         ),
     ] {
-        let config = wtransport::ClientConfig::builder()
-            .with_bind_default()
-            .with_server_certificate_hashes([wtransport::tls::Sha256Digest::new(hash.0)])
-            .build();
-        let endpoint = wtransport::Endpoint::client(config).unwrap();
-        let url = format!("https://127.0.0.1:{}/primus/webtransport", addr.port());
-        let connection = timeout(WAIT, endpoint.connect(url)).await.unwrap().unwrap();
-        let (mut send, _recv) = connection.open_bi().await.unwrap().await.unwrap();
-        send.write_all(&frame).await.unwrap();
-        let closed = timeout(WAIT, connection.closed()).await.unwrap();
-        match closed {
-            wtransport::error::ConnectionError::ApplicationClosed(close) => {
-                assert_eq!(close.code(), wtransport::VarInt::from_u32(code));
-                assert_eq!(close.reason(), reason.as_bytes());
-            }
-            other => panic!("closed with {other:?}"),
-        }
+        let closed = raw_session_closed_after(&server, &frame).await;
+        assert_eq!(closed, (code, reason.as_bytes().to_vec()));
     }
     wait_connected(&server, 0).await;
 }
@@ -534,54 +502,24 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
             .queue_size(64),
     )
     .unwrap();
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    {
-        let errors = errors.clone();
-        server.on_connection(move |spark| {
-            let errors = errors.clone();
-            spark.on_error(move |_, e| errors.lock().unwrap().push(e.to_string()));
-            let spark = spark.clone();
-            // Far more than QUIC's windows hold: 8 MiB in 64 KiB messages.
-            tokio::spawn(async move {
-                let chunk = "z".repeat(64 * 1024);
-                for _ in 0..128 {
-                    if spark.send(&chunk).await.is_err() {
-                        break;
-                    }
+    let errors = spark_errors(&server);
+    server.on_connection(|spark| {
+        // Far more than QUIC's windows hold: 8 MiB in 64 KiB messages.
+        tokio::spawn(async move {
+            let chunk = "z".repeat(64 * 1024);
+            for _ in 0..128 {
+                if spark.send(&chunk).await.is_err() {
+                    break;
                 }
-            });
+            }
         });
-    }
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
-    let hash = server.webtransport_endpoint().unwrap().certificate_hashes[0];
-    let config = wtransport::ClientConfig::builder()
-        .with_bind_default()
-        .with_server_certificate_hashes([wtransport::tls::Sha256Digest::new(hash.0)])
-        .build();
-    let endpoint = wtransport::Endpoint::client(config).unwrap();
-    let url = format!("https://127.0.0.1:{}/primus/webtransport", addr.port());
-    let connection = timeout(WAIT, endpoint.connect(url)).await.unwrap().unwrap();
-    // Open the stream (a byte is needed for the server to see it), then never read.
-    let (mut send, _recv) = connection.open_bi().await.unwrap().await.unwrap();
-    send.write_all(b"\x00\x00\x00\x00\x02\"\"").await.unwrap();
-    let closed = timeout(WAIT, connection.closed()).await.unwrap();
-    match closed {
-        wtransport::error::ConnectionError::ApplicationClosed(close) => {
-            assert_eq!(close.code(), wtransport::VarInt::from_u32(1008));
-            assert_eq!(close.reason(), b"write timeout");
-        }
-        other => panic!("closed with {other:?}"),
-    }
+    });
+    let (_addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    // One frame, then the client never reads.
+    let closed = raw_session_closed_after(&server, b"\x00\x00\x00\x00\x02\"\"").await;
+    assert_eq!(closed, (1008, b"write timeout".to_vec()));
     wait_connected(&server, 0).await;
-    assert!(
-        errors
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e.contains("peer too slow")),
-        "{:?}",
-        errors.lock().unwrap()
-    );
+    assert_reported(&errors, "peer too slow");
 }
 
 /// The client's own limit: a frame over `max_message_size` is a transport error, and the
@@ -606,4 +544,46 @@ async fn the_clients_limit_on_incoming_frames() {
     );
     echo_all(&mut client, &[json!("small again")]).await;
     client.end();
+}
+
+/// Every error the server's sparks report, as text.
+fn spark_errors(server: &Primus) -> Arc<Mutex<Vec<String>>> {
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let sink = errors.clone();
+    server.on_connection(move |spark| {
+        let sink = sink.clone();
+        spark.on_error(move |_, e| sink.lock().unwrap().push(e.to_string()));
+    });
+    errors
+}
+
+fn assert_reported(errors: &Mutex<Vec<String>>, what: &str) {
+    let errors = errors.lock().unwrap();
+    assert!(
+        errors.iter().any(|e| e.contains(what)),
+        "{what}: {errors:?}"
+    );
+}
+
+/// A raw wtransport session to the server's endpoint (trusting its published hash) that
+/// sends `bytes` on its stream and reads nothing; resolves with the session's close code
+/// and reason.
+async fn raw_session_closed_after(server: &Primus, bytes: &[u8]) -> (u32, Vec<u8>) {
+    let info = server.webtransport_endpoint().unwrap();
+    let hash = wtransport::tls::Sha256Digest::new(info.certificate_hashes[0].0);
+    let config = wtransport::ClientConfig::builder()
+        .with_bind_default()
+        .with_server_certificate_hashes([hash])
+        .build();
+    let endpoint = wtransport::Endpoint::client(config).unwrap();
+    let url = format!("https://127.0.0.1:{}/primus/webtransport", info.port);
+    let connection = timeout(WAIT, endpoint.connect(url)).await.unwrap().unwrap();
+    let (mut send, _recv) = connection.open_bi().await.unwrap().await.unwrap();
+    send.write_all(bytes).await.unwrap();
+    match timeout(WAIT, connection.closed()).await.unwrap() {
+        wtransport::error::ConnectionError::ApplicationClosed(close) => {
+            (close.code().into_inner() as u32, close.reason().to_vec())
+        }
+        other => panic!("closed with {other:?}"),
+    }
 }
