@@ -17,6 +17,7 @@ const CASES = [
   // socket.io: binary frames as attachments, over WebSocket and over polling.
   ['socket.io', 'binary', {}],
   ['socket.io', 'msgpack', { websockets: false }],
+  ['webtransport', 'binary', {}],
 ];
 
 /** Echo a list of values in the page; values are built there (binary, dates). */
@@ -60,7 +61,7 @@ for (const [transformer, parser, options] of CASES) {
     let browser;
     let server;
     before(async () => {
-      browser = await launchBrowser();
+      browser = await launchBrowser({ quic: transformer === 'webtransport' });
       server = await startServer({ transformer, parser, 'ping-interval': 400 });
     });
     after(async () => {

@@ -7,13 +7,15 @@ import { startServer, launchBrowser, openPage, connect, waitEvent, roundTrip, sl
 
 const FAST = { reconnect: { min: 100, max: 1000, retries: 30 } };
 
-for (const transformer of ['websockets', 'engine.io', 'sockjs', 'faye', 'uws', 'socket.io']) {
+// webtransport (HTTP/3) needs QUIC, which the other launches keep off; its own cases are in
+// webtransport.test.mjs.
+for (const transformer of ['websockets', 'engine.io', 'sockjs', 'faye', 'uws', 'socket.io', 'webtransport']) {
   describe(`browser client over ${transformer}`, () => {
     let browser;
     let server;
 
     before(async () => {
-      browser = await launchBrowser();
+      browser = await launchBrowser({ quic: transformer === 'webtransport' });
       server = await startServer({ transformer });
     });
 

@@ -12,7 +12,8 @@
 //! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]), Socket.IO
 //!   protocol 5 packets ([`socketio`]), Socket.IO 0.9 packets and payloads
 //!   ([`socketio09`]) and SockJS frames ([`sockjs`]), the Server-Sent Events format of the
-//!   `sse` transformer ([`sse`]);
+//!   `sse` transformer ([`sse`]), the stream framing of the `webtransport` transformer
+//!   ([`webtransport`]);
 //! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
@@ -34,6 +35,7 @@ pub mod sockjs;
 pub mod sse;
 mod utf16;
 pub mod value;
+pub mod webtransport;
 
 pub use frame::Frame;
 pub use parser::{Parser, ParserError};

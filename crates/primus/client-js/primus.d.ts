@@ -41,7 +41,12 @@ export interface PrimusOptions {
   websockets?: boolean;
   /** Use the browser's online/offline events. */
   network?: boolean;
-  /** Transport options: `{transports: ['xhr-streaming']}` picks sockjs/engine.io/socket.io transports; socket.io: `{auth: {...}}` is the CONNECT payload. */
+  /**
+   * Transport options: `{transports: ['xhr-streaming']}` picks sockjs/engine.io/socket.io
+   * transports; socket.io: `{auth: {...}}` is the CONNECT payload; webtransport takes
+   * `{serverCertificateHashes, port, maxLength}` (the hashes as the WebTransport API takes
+   * them; without them the server's published ones are used).
+   */
   transport?: { transports?: string[]; auth?: Record<string, unknown>; [key: string]: unknown };
   /** Most messages kept while not connected; the oldest is dropped (default Infinity; 0 keeps none). */
   queueSize?: number;

@@ -10,7 +10,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum PrimusError {
     /// The transformer name is not one we ship.
-    #[error("unknown transformer `{0}`: use one of websockets, engine.io, sockjs, faye, uws, lws")]
+    #[error("unknown transformer `{0}`: use one of websockets, engine.io, sockjs, faye, uws, lws, sse, socket.io, webtransport")]
     UnknownTransformer(String),
     /// The transformer exists but this build of primus-rs left it out (its Cargo feature
     /// is off).

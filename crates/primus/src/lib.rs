@@ -16,7 +16,9 @@
 //! `websockets`, `engineio`, `sockjs`, `faye`, `uws` (one per transformer: server half, Rust client
 //! transport, browser transport; at least one), `tls` (HTTPS server, `wss://` client),
 //! `session` (the session plugin) and `cli` (the `primus` binary) are all on by default, and
-//! so is `socketio` (the `socket.io` transformer, all three halves on `engineio`'s). A
+//! so is `socketio` (the `socket.io` transformer, all three halves on `engineio`'s).
+//! `webtransport` (WebTransport over HTTP/3, experimental, beyond the reference) is off by
+//! default: it brings quinn and rustls' QUIC support and needs Rust 1.88. A
 //! library names what it uses:
 //! `primus-rs = { version = "0.1", default-features = false, features = ["websockets"] }`.
 //! Selecting a transformer that was left out fails with

@@ -4,7 +4,8 @@
 //!
 //! The client is our own plain JavaScript (folder `client-js/` of this crate, embedded
 //! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse,
-//! socket.io on top of engine.io's; faye is the websockets one under another name) and every
+//! socket.io on top of engine.io's, webtransport; faye is the websockets one under another
+//! name) and every
 //! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
 //! the version, the transformer and parser it uses, the `pingTimeout` default
 //! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
@@ -55,6 +56,11 @@ const TRANSPORTS: &[(&str, &str)] = &[
     (
         "socket.io",
         include_str!("../client-js/transports/socketio.js"),
+    ),
+    #[cfg(feature = "webtransport")]
+    (
+        "webtransport",
+        include_str!("../client-js/transports/webtransport.js"),
     ),
 ];
 
@@ -247,6 +253,7 @@ mod tests {
             (cfg!(feature = "sockjs"), "sockjs"),
             (cfg!(feature = "sse"), "sse"),
             (cfg!(feature = "socketio"), "socket.io"),
+            (cfg!(feature = "webtransport"), "webtransport"),
         ];
         for (on, t) in compiled {
             assert_eq!(TRANSPORTS.iter().any(|(n, _)| *n == t), on, "{t}");

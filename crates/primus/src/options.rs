@@ -96,6 +96,8 @@ pub struct Options {
     /// `socket.io` transformer, its Socket.IO 0.9 half: heartbeat, close and polling
     /// timers.
     pub socketio09: crate::transformers::socketio::legacy::SocketIo09Options,
+    /// `webtransport` transformer: its endpoint's handshake, idle and keep-alive timers.
+    pub webtransport: crate::transformers::webtransport::WebTransportOptions,
     /// Spark id generator; default: 21-character nanoid-style ids.
     #[serde(skip)]
     pub id_generator: Option<IdGenerator>,
@@ -127,6 +129,7 @@ impl Default for Options {
             sockjs: Default::default(),
             sse: Default::default(),
             socketio09: Default::default(),
+            webtransport: Default::default(),
             id_generator: None,
         }
     }
@@ -213,6 +216,14 @@ impl Options {
         options: crate::transformers::socketio::legacy::SocketIo09Options,
     ) -> Self {
         self.socketio09 = options;
+        self
+    }
+    /// Set the `webtransport` transformer's endpoint settings.
+    pub fn webtransport(
+        mut self,
+        options: crate::transformers::webtransport::WebTransportOptions,
+    ) -> Self {
+        self.webtransport = options;
         self
     }
     /// Set the outgoing queue bound.

@@ -186,7 +186,10 @@ where
 /// CORS, authorization, your layers), then the transformer. Headers the layers collected
 /// are added to whatever response is sent.
 pub(crate) async fn handle(server: Arc<Inner>, req: HttpRequest) -> HttpResponse {
-    let upgrade = is_upgrade(&req);
+    // An (extended) CONNECT is how HTTP/2 and HTTP/3 open WebSockets and WebTransport
+    // sessions (the webtransport endpoint sends its sessions here as CONNECTs): for the
+    // layers it is an upgrade.
+    let upgrade = is_upgrade(&req) || req.method() == http::Method::CONNECT;
     let (head, body) = req.into_parts();
     let ctx = Ctx::new(head, upgrade, body);
     match server.middleware.run(ctx).await {

@@ -1,5 +1,10 @@
 //! A ready-made HTTP/HTTPS server for a [`Primus`] (the reference's `Primus.createServer`).
 //!
+//! With the `webtransport` transformer it also listens on UDP, on the same port number,
+//! for WebTransport sessions: with the certificate of [`Server::tls`], or else with a
+//! self-signed one whose hash `GET <pathname>/webtransport` publishes (development; see
+//! [`transformers::webtransport`](crate::transformers::webtransport)).
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), primus::PrimusError> {
 //! let primus = primus::Primus::new(primus::Options::default())?;
@@ -133,6 +138,10 @@ impl<S> Server<S> {
                 None
             }
         };
+        #[cfg(feature = "webtransport")]
+        let (listener, webtransport) =
+            webtransport::bind(&self.primus, self.addr, self.tls.as_ref()).await?;
+        #[cfg(not(feature = "webtransport"))]
         let listener = listen(self.addr)?;
         let local = listener.local_addr()?;
         Ok(Running {
@@ -142,6 +151,8 @@ impl<S> Server<S> {
             listener,
             local,
             tls,
+            #[cfg(feature = "webtransport")]
+            webtransport,
         })
     }
 }
@@ -154,6 +165,9 @@ pub struct Running<S> {
     listener: TcpListener,
     local: SocketAddr,
     tls: Option<tls::Acceptor>,
+    /// The UDP endpoint of the `webtransport` transformer.
+    #[cfg(feature = "webtransport")]
+    webtransport: Option<crate::transformers::webtransport::WebTransportEndpoint>,
 }
 
 impl<S> std::fmt::Debug for Running<S> {
@@ -198,6 +212,14 @@ where
         // `primus.destroy({close: true})` stops the listener too.
         let mut destroyed = self.primus.inner.shutdown.subscribe();
         let secure = self.tls.is_some();
+        // The WebTransport endpoint runs beside the HTTP loop and stops with it.
+        #[cfg(feature = "webtransport")]
+        let webtransport = self.webtransport.map(|endpoint| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(endpoint.run_until(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        });
         loop {
             let (stream, remote) = tokio::select! {
                 _ = &mut shutdown => break,
@@ -280,7 +302,70 @@ where
             }
         })
         .await;
+        // Bounded by the endpoint's own shutdown grace.
+        #[cfg(feature = "webtransport")]
+        if let Some(task) = webtransport {
+            let _ = task.await;
+        }
         Ok(())
+    }
+}
+
+#[cfg(feature = "webtransport")]
+mod webtransport {
+    use super::listen;
+    use crate::error::PrimusError;
+    use crate::server::Primus;
+    use crate::transformers::webtransport::{WebTransportEndpoint, WebTransportIdentity};
+    use std::net::{SocketAddr, UdpSocket};
+    use std::path::PathBuf;
+    use tokio::net::TcpListener;
+
+    /// Attempts at finding a port number free on both TCP and UDP when port 0 was asked.
+    const PORT_ATTEMPTS: usize = 16;
+
+    /// The TCP listener, and for the `webtransport` transformer the UDP endpoint on the
+    /// same port number: with the HTTPS certificate, or a self-signed one.
+    pub(super) async fn bind(
+        primus: &Primus,
+        addr: SocketAddr,
+        tls: Option<&(PathBuf, PathBuf)>,
+    ) -> Result<(TcpListener, Option<WebTransportEndpoint>), PrimusError> {
+        if primus.inner.transformer.webtransport().is_none() {
+            return Ok((listen(addr)?, None));
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let listener = listen(addr)?;
+            let local = listener.local_addr()?;
+            // A port the system picked for TCP may be taken on UDP: pick again.
+            let socket = match UdpSocket::bind(local) {
+                Ok(socket) => socket,
+                Err(_) if addr.port() == 0 && attempt < PORT_ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let identity = match tls {
+                Some((cert, key)) => WebTransportIdentity::from_pem_files(cert, key).await?,
+                None => {
+                    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+                    let ip = addr.ip().to_string();
+                    if !addr.ip().is_unspecified() && !names.contains(&ip) {
+                        names.push(ip);
+                    }
+                    let identity = WebTransportIdentity::self_signed(&names)?;
+                    tracing::info!(
+                        sha256 = %identity.certificate_hash(),
+                        "webtransport: self-signed certificate (development), published at \
+                         GET {}/webtransport",
+                        primus.pathname()
+                    );
+                    identity
+                }
+            };
+            let endpoint = WebTransportEndpoint::from_socket(primus, socket, identity)?;
+            return Ok((listener, Some(endpoint)));
+        }
     }
 }
 

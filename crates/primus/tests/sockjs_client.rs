@@ -8,14 +8,15 @@ mod server_support;
 
 use primus::client::{Client, ClientEvent, ClientOptions};
 use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
-use serde_json::json;
 use server_support::TestServer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::time::timeout;
 
 mod client_support;
-use client_support::{command_server, end_with_reconnect, fast, next_json, wait_event, WAIT};
+use client_support::{
+    command_server, echo_scenario, end_with_reconnect_scenario, fast, server_end_scenario,
+    wait_event,
+};
 
 mod node_support;
 use node_support::NodeServer;
@@ -38,35 +39,8 @@ fn options(transports: &[SockJsTransport]) -> ClientOptions {
 async fn scenario(url: &str, transports: &[SockJsTransport], query_expected: bool) {
     let url = format!("{url}/?room=lobby");
     let mut client = Client::new(&url, options(transports)).unwrap();
-    let mut events = client.events();
-    client.write("early").unwrap();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    assert_eq!(next_json(&mut client).await, json!("early"));
-    for v in [json!({"a": [1, "é", null]}), json!("\u{2028}😀"), json!(0)] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
-    // Many messages in a row, in order.
-    for i in 0..50 {
-        client.write(&i).unwrap();
-    }
-    for i in 0..50 {
-        assert_eq!(next_json(&mut client).await, json!(i));
-    }
-    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client.write(&json!({"cmd": "info"})).unwrap();
-    let info = next_json(&mut client).await;
-    assert_eq!(info["id"], json!(id));
-    if query_expected {
-        assert_eq!(info["query"]["room"], "lobby");
-    }
-    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
-    assert_eq!(next_json(&mut client).await, json!("bye"));
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    assert!(
-        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
-        "{seen:?}"
-    );
+    echo_scenario(&mut client, 50, query_expected).await;
+    server_end_scenario(&mut client).await;
 }
 
 /// The server ends the spark with reconnect: the client opens a new session.
@@ -74,12 +48,7 @@ async fn reconnects(url: &str, transports: &[SockJsTransport]) {
     let mut client = Client::new(url, options(transports)).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    let first = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    end_with_reconnect(&client, &mut events).await;
-    let second = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    assert_ne!(first, second);
-    client.write("again").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("again"));
+    end_with_reconnect_scenario(&mut client).await;
     client.end();
 }
 

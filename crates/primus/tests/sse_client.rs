@@ -11,7 +11,8 @@ use tokio::time::timeout;
 
 mod client_support;
 use client_support::{
-    command_server, end_with_reconnect, fast, next_json, serve, wait_connected, wait_event, WAIT,
+    command_server, echo_all, echo_scenario, end_with_reconnect_scenario, fast, next_json, serve,
+    server_end_scenario, wait_connected, wait_event, WAIT,
 };
 
 fn sse() -> Options {
@@ -27,39 +28,10 @@ async fn opens_echoes_and_ends_on_the_servers_end() {
     let server = command_server(sse());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::new(&format!("http://{addr}/?room=lobby"), options()).unwrap();
-    let mut events = client.events();
-    client.write("early").unwrap();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    assert_eq!(next_json(&mut client).await, json!("early"));
-    for v in [
-        json!({"a": [1, "é", null]}),
-        json!("\u{2028}😀 two\nlines\r\n"),
-        json!(0),
-        json!(""),
-    ] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
-    // Many messages in a row (several POSTs while one is under way), in order.
-    for i in 0..200 {
-        client.write(&i).unwrap();
-    }
-    for i in 0..200 {
-        assert_eq!(next_json(&mut client).await, json!(i));
-    }
-    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client.write(&json!({"cmd": "info"})).unwrap();
-    let info = next_json(&mut client).await;
-    assert_eq!(info["id"], json!(id));
-    assert_eq!(info["query"]["room"], "lobby");
+    // Many messages in a row: several POSTs while one is under way.
+    echo_scenario(&mut client, 200, true).await;
     assert_eq!(server.sse_sessions(), 1);
-    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
-    assert_eq!(next_json(&mut client).await, json!("bye"));
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    assert!(
-        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
-        "{seen:?}"
-    );
+    server_end_scenario(&mut client).await;
     wait_connected(&server, 0).await;
 }
 
@@ -68,10 +40,8 @@ async fn binary_parsers_work() {
     let server = command_server(sse().parser("msgpack"));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::from_server(&server, &format!("http://{addr}"), options()).unwrap();
-    for v in [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
+    let values = [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)];
+    echo_all(&mut client, &values).await;
     client.end();
 }
 
@@ -102,11 +72,7 @@ async fn reconnects_after_a_server_restart() {
     assert_eq!(next_json(&mut client).await, json!("after restart"));
     assert_eq!(again.connected(), 1);
     // The server drops the spark with reconnect: a new spark, the client carries on.
-    let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    end_with_reconnect(&client, &mut events).await;
-    client.write(&json!({"cmd": "info"})).unwrap();
-    let info = next_json(&mut client).await;
-    assert_ne!(info["id"], json!(before));
+    end_with_reconnect_scenario(&mut client).await;
     client.end();
     wait_connected(&again, 0).await;
 }

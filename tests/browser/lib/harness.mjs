@@ -79,13 +79,16 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** A headless Chromium with a fresh profile; `close()` removes the profile. */
-export async function launchBrowser() {
+/**
+ * A headless Chromium with a fresh profile; `close()` removes the profile. QUIC is off
+ * (`--disable-quic`) unless `quic: true`: the webtransport suite needs HTTP/3.
+ */
+export async function launchBrowser({ quic = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'primus-browser-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: quic ? CHROMIUM_ARGS.filter((a) => a !== '--disable-quic') : CHROMIUM_ARGS,
     timeout: 30000,
   });
   context.setDefaultTimeout(10000);

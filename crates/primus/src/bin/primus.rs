@@ -247,12 +247,20 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     demo(&primus);
     let page = demo::Page::new(primus.clone());
-    let mut server = Server::bind(primus, SocketAddr::new(args.host, args.port)).app(page);
+    let mut server = Server::bind(primus.clone(), SocketAddr::new(args.host, args.port)).app(page);
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         server = server.tls(cert, key);
     }
     let running = server.start().await?;
     println!("listening {}", running.local_addr().port());
+    if let Some(wt) = primus.webtransport_endpoint() {
+        // The UDP endpoint, and the hash a browser or `primus connect
+        // --trust-published-hashes` trusts a self-signed certificate by.
+        match wt.certificate_hashes.first() {
+            Some(hash) => println!("webtransport udp {} sha-256 {hash}", wt.port),
+            None => println!("webtransport udp {}", wt.port),
+        }
+    }
     running
         .run_until(async {
             let mut term =

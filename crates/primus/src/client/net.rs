@@ -2,6 +2,9 @@
 
 use super::url::Endpoint;
 use super::{ClientError, ClientOptions};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -28,6 +31,52 @@ pub(crate) async fn connect(
         return Ok(Box::new(tcp));
     }
     tls(endpoint, options, tcp).await
+}
+
+/// `GET <target>` (a path and query) on a connection of its own, with the URL's
+/// credentials and `headers`: the status and the body, at most `limit` bytes of it.
+/// Failures after connecting are `fail(what)`.
+pub(crate) async fn get(
+    endpoint: &Endpoint,
+    target: &str,
+    options: &ClientOptions,
+    headers: &[(String, String)],
+    limit: usize,
+    fail: impl Fn(String) -> ClientError,
+) -> Result<(http::StatusCode, Bytes), ClientError> {
+    let io = connect(endpoint, options).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+    // The connection future does the I/O; it ends when the request is done or aborted.
+    let io_task = tokio::spawn(connection);
+    let mut request = http::Request::get(target).header(http::header::HOST, endpoint.host.as_str());
+    if let Some(auth) = endpoint.basic_auth() {
+        request = request.header(http::header::AUTHORIZATION, auth);
+    }
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request
+        .body(Empty::new())
+        .map_err(|e| fail(e.to_string()))?;
+    let result = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), limit)
+            .collect()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .to_bytes();
+        Ok((status, body))
+    }
+    .await;
+    io_task.abort();
+    result
 }
 
 #[cfg(feature = "tls")]

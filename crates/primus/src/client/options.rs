@@ -67,12 +67,13 @@ pub struct ClientOptions {
     /// Message parser; must be the server's. Default JSON.
     pub parser: SharedParser,
     /// Transformer name (case-insensitive): `websockets`, `engine.io`, `sockjs`, `faye`,
-    /// `sse`, `uws`/`lws` or `socket.io`.
+    /// `sse`, `uws`/`lws`, `socket.io` or `webtransport`.
     pub transformer: String,
     /// Options for the transports themselves (`transport`).
     pub transport: TransportOptions,
     /// TLS settings for `https:`/`wss:` URLs: a rustls client configuration carrying the
-    /// root certificates you trust. Required for secure URLs.
+    /// root certificates you trust. Required for secure URLs. The `webtransport` transport
+    /// checks its endpoint with these roots too, unless it trusts certificate hashes.
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Received messages buffered for the [`Stream`](futures_util::Stream) side (default 1024).
@@ -155,6 +156,8 @@ pub struct TransportOptions {
     /// Options of the `socket.io` transformer (the CONNECT's `auth`); its Engine.IO layer
     /// reads [`engineio`](Self::engineio).
     pub socketio: crate::transformers::socketio::SocketIoClientOptions,
+    /// Options of the `webtransport` transformer (how to trust the server, port, limits).
+    pub webtransport: crate::transformers::webtransport::WebTransportClientOptions,
 }
 
 /// Options of the `websockets` transport.

@@ -3,9 +3,6 @@
 
 use super::url::Endpoint;
 use super::{net, ClientError, ClientOptions};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
 use std::time::Duration;
 
 /// Largest spec body we accept.
@@ -116,39 +113,14 @@ async fn get(
     options: &ClientOptions,
 ) -> Result<Spec, ClientError> {
     let url = endpoint.http_url(path);
-    let fail = |what: String| ClientError::Spec(format!("{url}: {what}"));
-    let io = net::connect(endpoint, options).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io))
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-    // The connection future does the I/O; it ends when the request is done or aborted.
-    let io_task = tokio::spawn(connection);
-    let mut request = http::Request::get(path).header(http::header::HOST, endpoint.host.as_str());
-    if let Some(auth) = endpoint.basic_auth() {
-        request = request.header(http::header::AUTHORIZATION, auth);
+    let (status, body) = net::get(endpoint, path, options, &[], MAX_SPEC_BYTES, |what| {
+        ClientError::Spec(format!("{url}: {what}"))
+    })
+    .await?;
+    if status != http::StatusCode::OK {
+        return Err(ClientError::Spec(format!("{url}: status {status}")));
     }
-    let request = request
-        .body(Empty::new())
-        .map_err(|e| fail(e.to_string()))?;
-    let result = async {
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        if response.status() != http::StatusCode::OK {
-            return Err(fail(format!("status {}", response.status())));
-        }
-        let body = Limited::new(response.into_body(), MAX_SPEC_BYTES)
-            .collect()
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .to_bytes();
-        Spec::from_json(&body)
-    }
-    .await;
-    io_task.abort();
-    result
+    Spec::from_json(&body)
 }
 
 #[cfg(test)]

@@ -16,10 +16,14 @@ use crate::transformers::sockjs;
 use crate::transformers::sse;
 #[cfg(any(feature = "websockets", feature = "faye", feature = "uws"))]
 use crate::transformers::websockets;
+#[cfg(feature = "webtransport")]
+use crate::transformers::webtransport;
 use primus_core::Frame;
 
 /// Which transformer the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// `WebTransport` is the protocol's name, not a stutter of the enum's.
+#[allow(clippy::enum_variant_names)]
 pub(crate) enum Transport {
     /// Plain WebSocket: `websockets`, `uws`/`lws`, and `faye` (whose close frames carry
     /// 1000).
@@ -37,6 +41,8 @@ pub(crate) enum Transport {
     /// The engine.io client with Socket.IO framing; its connection is an Engine.IO one.
     #[cfg(feature = "socketio")]
     SocketIo,
+    #[cfg(feature = "webtransport")]
+    WebTransport,
 }
 
 impl Transport {
@@ -57,6 +63,8 @@ impl Transport {
             "sockjs" => Ok(Transport::SockJs),
             #[cfg(feature = "sse")]
             "sse" => Ok(Transport::Sse),
+            #[cfg(feature = "webtransport")]
+            "webtransport" => Ok(Transport::WebTransport),
             #[cfg(feature = "socketio")]
             "socket.io" => Ok(Transport::SocketIo),
             other => Err(match crate::transformers::known(other) {
@@ -93,6 +101,10 @@ impl Transport {
             Transport::SocketIo => Ok(Connection::EngineIo(
                 socketio::client::connect(endpoint, options).await?,
             )),
+            #[cfg(feature = "webtransport")]
+            Transport::WebTransport => Ok(Connection::WebTransport(
+                webtransport::client::connect(endpoint, options).await?,
+            )),
         }
     }
 }
@@ -109,6 +121,8 @@ pub(crate) enum Connection {
     SockJs(sockjs::client::Connection),
     #[cfg(feature = "sse")]
     Sse(sse::client::Connection),
+    #[cfg(feature = "webtransport")]
+    WebTransport(webtransport::client::Connection),
 }
 
 impl Connection {
@@ -123,6 +137,8 @@ impl Connection {
             Connection::SockJs(c) => c.recv().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.recv().await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.recv().await,
         }
     }
 
@@ -136,6 +152,8 @@ impl Connection {
             Connection::SockJs(c) => c.feed(frame).await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.feed(frame).await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.feed(frame).await,
         }
     }
 
@@ -149,6 +167,8 @@ impl Connection {
             Connection::SockJs(c) => c.flush().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.flush().await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.flush().await,
         }
     }
 
@@ -164,6 +184,8 @@ impl Connection {
             Connection::SockJs(c) => c.begin_close().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.begin_close().await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.begin_close().await,
         }
     }
 
@@ -178,6 +200,8 @@ impl Connection {
             Connection::SockJs(c) => c.close().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.close().await,
+            #[cfg(feature = "webtransport")]
+            Connection::WebTransport(c) => c.close().await,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! is closed and each one drains a spark's queue in its own way.
 //!
 //! Each transformer has a Cargo feature of the same name (`websockets`, `engineio`,
-//! `sockjs`, `faye`; all on by default). With a feature off, its `server` and `client`
+//! `sockjs`, `faye`, …; all on by default but `webtransport`). With a feature off, its `server` and `client`
 //! halves and its browser transport are left out; its option types stay, so `Options`
 //! reads the same config files in every build, and selecting it gives
 //! [`PrimusError::TransformerNotCompiled`]. The WebSocket engine in
@@ -15,7 +15,9 @@
 //! [`faye`] is that server with another close code. [`sse`] (Server-Sent Events down,
 //! POST up) goes beyond the reference. [`uws`] (also named `lws`) is plain WebSocket on a
 //! second engine, fastwebsockets, with the websockets client halves. [`socketio`]
-//! (`socket.io`) is engine.io with Socket.IO protocol 5 framing, on both halves.
+//! (`socket.io`) is engine.io with Socket.IO protocol 5 framing, on both halves, plus a
+//! Socket.IO 0.9 server. [`webtransport`] (beyond the reference, experimental, off by
+//! default) carries Primus over WebTransport (HTTP/3 over UDP) with an endpoint of its own.
 
 #[cfg(not(any(
     feature = "websockets",
@@ -24,11 +26,12 @@
     feature = "faye",
     feature = "sse",
     feature = "uws",
-    feature = "socketio"
+    feature = "socketio",
+    feature = "webtransport"
 )))]
 compile_error!(
     "primus-rs needs at least one transformer: enable one of its features \
-     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`"
+     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`, `webtransport`"
 );
 
 pub mod engineio;
@@ -38,6 +41,7 @@ pub mod sockjs;
 pub mod sse;
 pub mod uws;
 pub mod websockets;
+pub mod webtransport;
 
 use crate::error::PrimusError;
 use crate::options::Options;
@@ -67,6 +71,9 @@ pub(crate) enum Transformer {
     /// server under `<pathname>/1`.
     #[cfg(feature = "socketio")]
     SocketIo(socketio::server::Server),
+    /// WebTransport sessions from its UDP endpoint; over TCP it describes the endpoint.
+    #[cfg(feature = "webtransport")]
+    WebTransport(webtransport::server::Server),
 }
 
 /// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
@@ -79,6 +86,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("uws", "uws"),
     ("lws", "uws"),
     ("socket.io", "socketio"),
+    ("webtransport", "webtransport"),
 ];
 
 /// A lower-case transformer name's canonical name and Cargo feature, `None` when
@@ -113,6 +121,10 @@ impl Transformer {
             "socket.io" => Ok(Transformer::SocketIo(socketio::server::Server::new(
                 options,
             )?)),
+            #[cfg(feature = "webtransport")]
+            "webtransport" => Ok(Transformer::WebTransport(
+                webtransport::server::Server::new(options),
+            )),
             other => Err(match known(other) {
                 Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
                 None => PrimusError::UnknownTransformer(other.to_string()),
@@ -137,6 +149,18 @@ impl Transformer {
             Transformer::Uws(t) => t.name(),
             #[cfg(feature = "socketio")]
             Transformer::SocketIo(_) => "socket.io",
+            #[cfg(feature = "webtransport")]
+            Transformer::WebTransport(_) => "webtransport",
+        }
+    }
+
+    /// The webtransport server half, when this is it (its endpoint needs it).
+    #[cfg(feature = "webtransport")]
+    pub(crate) fn webtransport(&self) -> Option<&webtransport::server::Server> {
+        match self {
+            Transformer::WebTransport(t) => Some(t),
+            #[allow(unreachable_patterns)] // a webtransport-only build
+            _ => None,
         }
     }
 
@@ -157,6 +181,8 @@ impl Transformer {
             Transformer::Uws(t) => t.handle(server, req),
             #[cfg(feature = "socketio")]
             Transformer::SocketIo(t) => t.handle(server, req).await,
+            #[cfg(feature = "webtransport")]
+            Transformer::WebTransport(t) => t.handle(server, req),
         }
     }
 }
@@ -175,6 +201,7 @@ mod tests {
             "sse" => cfg!(feature = "sse"),
             "uws" => cfg!(feature = "uws"),
             "socketio" => cfg!(feature = "socketio"),
+            "webtransport" => cfg!(feature = "webtransport"),
             other => panic!("no feature {other}"),
         }
     }

@@ -1,14 +1,15 @@
-//! Shared helpers for the Rust client tests: bounded waits for messages and events, and a
-//! server answering commands.
+//! Shared helpers for the Rust client tests: bounded waits for messages and events, the
+//! control contract of their servers, and the scenarios every transport passes.
 #![allow(dead_code)]
 
 use futures_util::StreamExt;
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
-use primus::{Options, Primus, Server};
+use primus::{Options, Primus, PrimusError, Server};
 use serde_json::{json, Value as Json};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 
 /// The bound of every wait here.
@@ -71,17 +72,6 @@ pub async fn echo_in_order(client: &mut Client, values: &[Json], label: &str) {
     }
 }
 
-/// Ask a [`command_server`] to end the spark with reconnect; wait until the client is back.
-pub async fn end_with_reconnect(client: &Client, events: &mut broadcast::Receiver<ClientEvent>) {
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-}
-
 /// Wait (within [`WAIT`]) for an event matching `pred`; returns the events before it.
 pub async fn wait_event(
     events: &mut broadcast::Receiver<ClientEvent>,
@@ -104,19 +94,28 @@ pub async fn wait_event(
     }
 }
 
-/// A server whose sparks echo every message, except commands: `{"cmd": "end", "data"?,
-/// "reconnect"?}` ends the spark (with `data` as last message), `{"cmd": "info"}` answers
-/// `{"id", "query"}` of the spark.
-pub fn command_server(options: Options) -> Primus {
-    let primus = Primus::new(options).unwrap();
+/// The control contract the client tests' servers follow: echo; `{cmd: "end", data,
+/// reconnect}` ends the spark; `{cmd: "info"}` answers with the spark's `id`, `query`,
+/// `headers` (name → value), `address` (the IP) and `secure`.
+pub fn contract(primus: &Primus) {
     primus.on_connection(|spark| {
         spark.on_data(|spark, msg| {
             let v = msg.value();
             match v.get("cmd").and_then(|c| c.as_str()) {
                 Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
                 Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
+                    let headers: serde_json::Map<String, Json> = spark
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
+                        .collect();
+                    let _ = spark.write(&json!({
+                        "id": spark.id(),
+                        "query": serde_json::to_value(spark.query()).unwrap(),
+                        "headers": headers,
+                        "address": spark.address().ip.to_string(),
+                        "secure": spark.info().peer.secure,
+                    }));
                 }
                 _ => {
                     let _ = spark.write(v);
@@ -124,17 +123,24 @@ pub fn command_server(options: Options) -> Primus {
             }
         });
     });
+}
+
+/// A [`contract`] server made from `options`.
+pub fn command_server(options: Options) -> Primus {
+    let primus = Primus::new(options).unwrap();
+    contract(&primus);
     primus
 }
 
-/// Serve `primus` on `addr` (plain HTTP); dropping the sender stops it gracefully.
+/// Serve `primus` on `addr` with the standalone [`Server`]; dropping the sender stops it
+/// gracefully, and the task ends with the server.
 pub async fn serve(
     primus: &Primus,
     addr: SocketAddr,
 ) -> (
     SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
+    oneshot::Sender<()>,
+    JoinHandle<Result<(), PrimusError>>,
 ) {
     let running = Server::bind(primus.clone(), addr)
         .iknowhttpsisbetter(true)
@@ -142,7 +148,7 @@ pub async fn serve(
         .await
         .unwrap();
     let addr = running.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(running.run_until(async {
         let _ = stopped.await;
     }));
@@ -160,4 +166,77 @@ pub async fn wait_connected(primus: &Primus, n: usize) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// What every transport passes against a [`contract`] server, for a client whose URL
+/// carries `?room=lobby`, called right after the client was made: a write made before
+/// the open arrives first, values of several kinds echo, `many` messages in a row keep
+/// their order, `id()` is the spark's id, and the query reaches the spark (unless
+/// `query` is false: the reference's sockjs server loses it). Returns the spark's info.
+pub async fn echo_scenario(client: &mut Client, many: usize, query: bool) -> Json {
+    let mut events = client.events();
+    client.write("early").unwrap();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    assert_eq!(next_json(client).await, json!("early"));
+    echo_all(
+        client,
+        &[
+            json!({"a": [1, "é", null]}),
+            json!("\u{2028}😀 two\nlines\r\n"),
+            json!(0),
+            json!(""),
+        ],
+    )
+    .await;
+    for i in 0..many {
+        client.write(&i).unwrap();
+    }
+    for i in 0..many {
+        assert_eq!(next_json(client).await, json!(i));
+    }
+    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client.write(&json!({"cmd": "info"})).unwrap();
+    let info = next_json(client).await;
+    assert_eq!(info["id"], json!(id));
+    if query {
+        assert_eq!(info["query"]["room"], "lobby");
+    }
+    info
+}
+
+/// The server's `end("bye")`: "bye" arrives, and the client ends without reconnecting.
+pub async fn server_end_scenario(client: &mut Client) {
+    let mut events = client.events();
+    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
+    assert_eq!(next_json(client).await, json!("bye"));
+    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    assert!(
+        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
+        "{seen:?}"
+    );
+}
+
+/// Each value is written and comes back equal.
+pub async fn echo_all(client: &mut Client, values: &[Json]) {
+    for v in values {
+        client.write(v).unwrap();
+        assert_eq!(&next_json(client).await, v);
+    }
+}
+
+/// The server ends the spark with reconnect: the client comes back as a new spark and
+/// carries on.
+pub async fn end_with_reconnect_scenario(client: &mut Client) {
+    let mut events = client.events();
+    let first = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client
+        .write(&json!({"cmd": "end", "reconnect": true}))
+        .unwrap();
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    let second = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    assert_ne!(first, second);
+    echo_all(client, &[json!("again")]).await;
 }

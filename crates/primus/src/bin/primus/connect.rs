@@ -39,15 +39,23 @@ pub struct ConnectArgs {
     /// it; use it for replies the server sends later.
     #[arg(long, default_value_t = 0)]
     pub linger: u64,
+    /// `webtransport`: trust the certificate hash the server publishes at
+    /// `<pathname>/webtransport` (a development server's self-signed certificate).
+    #[arg(long)]
+    pub trust_published_hashes: bool,
 }
 
 pub async fn run(args: ConnectArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let options = ClientOptions {
+    let mut options = ClientOptions {
         transformer: args.transformer,
         parser: primus::parser::by_name(&args.parser)?,
         pathname: args.pathname,
         ..ClientOptions::default()
     };
+    options.transport.webtransport = options
+        .transport
+        .webtransport
+        .trust_published_hashes(args.trust_published_hashes);
     let mut client = if args.spec {
         Client::from_spec(&args.url, options).await?
     } else {

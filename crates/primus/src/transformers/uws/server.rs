@@ -24,12 +24,11 @@
 
 use crate::error::SparkError;
 use crate::options::Options;
-use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
+use crate::server::spark::{CloseKind, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{full, HttpRequest, HttpResponse};
 use crate::transformers::websockets::server::{
-    linger_budget, prepare_upgrade, receive_frame, reserve, spark_info, switching_protocols,
-    Refusal,
+    linger_budget, prepare_upgrade, spark_info, switching_protocols, Inbound, Refusal,
 };
 use bytes::{Bytes, BytesMut};
 use fastwebsockets::{
@@ -489,17 +488,9 @@ async fn drive(
     events: &mut mpsc::Receiver<Event>,
     write_timeout: Duration,
 ) -> Exit {
-    // The stream's queue, taken the first time a message has no data handler.
-    let mut incoming: Option<mpsc::Sender<Box<Message>>> = None;
-    // A message the application's queue had no room for: reading pauses until it fits.
-    let mut pending: Option<Box<Message>> = None;
+    let mut inbound = Inbound::default();
     loop {
-        if pending.is_some() && incoming.is_none() {
-            incoming = shared.inbox_sender();
-            if incoming.is_none() {
-                pending = None;
-            }
-        }
+        let reading = !inbound.holding();
         tokio::select! {
             biased;
             _ = shared.close_signal.notified() => return Exit::Ended,
@@ -523,13 +514,8 @@ async fn drive(
                     Err(_) => return Exit::Stalled,
                 }
             }
-            permit = reserve(&incoming), if pending.is_some() => {
-                // Err: the stream is gone, so the held message is dropped.
-                if let (Ok(permit), Some(msg)) = (permit, pending.take()) {
-                    permit.send(msg);
-                }
-            }
-            event = events.recv(), if pending.is_none() => {
+            _ = inbound.release(), if !reading => {}
+            event = events.recv(), if reading => {
                 let frame = match event {
                     Some(Event::Message(frame)) => frame,
                     Some(Event::Ping(payload)) => {
@@ -555,7 +541,7 @@ async fn drive(
                     Some(Event::Gone(err)) => return Exit::Gone(err),
                     None => return Exit::Gone(None),
                 };
-                receive_frame(shared, frame, &incoming, &mut pending).await;
+                inbound.receive(shared, frame).await;
             }
         }
     }

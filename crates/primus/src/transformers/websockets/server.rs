@@ -432,10 +432,7 @@ async fn drive<F: Framing>(
     write_timeout: Duration,
     framing: &mut F,
 ) -> Exit {
-    // The stream's queue, taken the first time a message has no data handler.
-    let mut incoming: Option<mpsc::Sender<Box<Message>>> = None;
-    // A message the application's queue had no room for: reading pauses until it fits.
-    let mut pending: Option<Box<Message>> = None;
+    let mut inbound = Inbound::default();
     if let Some(hello) = framing.greeting() {
         match tokio::time::timeout(write_timeout, ws.send(hello)).await {
             Ok(Ok(())) => {}
@@ -444,12 +441,7 @@ async fn drive<F: Framing>(
         }
     }
     loop {
-        if pending.is_some() && incoming.is_none() {
-            incoming = shared.inbox_sender();
-            if incoming.is_none() {
-                pending = None;
-            }
-        }
+        let reading = !inbound.holding();
         tokio::select! {
             biased;
             _ = shared.close_signal.notified() => return Exit::Ended,
@@ -479,13 +471,8 @@ async fn drive<F: Framing>(
                     Err(_) => return Exit::Stalled,
                 }
             }
-            permit = reserve(&incoming), if pending.is_some() => {
-                // Err: the stream is gone, so the held message is dropped.
-                if let (Ok(permit), Some(msg)) = (permit, pending.take()) {
-                    permit.send(msg);
-                }
-            }
-            msg = ws.next(), if pending.is_none() => {
+            _ = inbound.release(), if !reading => {}
+            msg = ws.next(), if reading => {
                 let frame = match msg {
                     Some(Ok(WsMessage::Text(t))) => Frame::Text(t.into()),
                     Some(Ok(WsMessage::Binary(b))) => Frame::Binary(b),
@@ -515,7 +502,7 @@ async fn drive<F: Framing>(
                     shared.transport_pong();
                 }
                 if let Some(frame) = received.deliver {
-                    receive_frame(shared, frame, &incoming, &mut pending).await;
+                    inbound.receive(shared, frame).await;
                 }
                 if let Some(reply) = received.reply {
                     match tokio::time::timeout(write_timeout, ws.send(reply)).await {
@@ -546,44 +533,69 @@ async fn drive<F: Framing>(
     }
 }
 
-/// Hand a frame the peer sent to its spark: decode and protocol messages, incoming
-/// transforms (async ones awaited here, keeping messages in order), handlers; a message
-/// for the spark's stream goes to its queue or, while that is full (or not made yet),
-/// into `pending`, and the connection stops reading until it fits. Shared by the
-/// WebSocket engines (this one and uws's).
-pub(crate) async fn receive_frame(
-    shared: &Arc<SparkShared>,
-    frame: Frame,
-    incoming: &Option<mpsc::Sender<Box<Message>>>,
-    pending: &mut Option<Box<Message>>,
-) {
-    let mut msg = shared.receive(frame);
-    if shared.server.transforms.incoming.has_async() {
-        if let Some(m) = msg.take() {
-            // Boxed: inline, that future would enlarge every connection's task (memory
-            // per connection is a budget).
-            msg = Box::pin(shared.transform_async(m)).await;
-        }
-    }
-    let Some(msg) = msg.and_then(|m| shared.dispatch(m)) else {
-        return;
-    };
-    match incoming.as_ref().map(|tx| tx.try_reserve()) {
-        Some(Ok(permit)) => permit.send(Box::new(msg)),
-        Some(Err(mpsc::error::TrySendError::Closed(()))) => {}
-        // Full, or no queue yet: hold it; the loop head makes the queue.
-        _ => *pending = Some(Box::new(msg)),
-    }
+/// A connection's hand-over of what its peer sends to the spark: the stream's queue
+/// (taken the first time a message has no data handler) and the message that queue had
+/// no room for. While one is held the connection stops reading, so a slow application
+/// slows its peer down instead of growing memory. Shared by the transports that read a
+/// socket of their own (both WebSocket engines, webtransport).
+#[derive(Default)]
+pub(crate) struct Inbound {
+    incoming: Option<mpsc::Sender<Box<Message>>>,
+    pending: Option<Box<Message>>,
 }
 
-/// Wait for room in the stream's queue (there is always a sender once a message is
-/// pending).
-pub(crate) async fn reserve(
-    tx: &Option<mpsc::Sender<Box<Message>>>,
-) -> Result<mpsc::Permit<'_, Box<Message>>, mpsc::error::SendError<()>> {
-    match tx {
-        Some(tx) => tx.reserve().await,
-        None => Err(mpsc::error::SendError(())),
+impl Inbound {
+    /// Whether a message is held: read nothing until [`release`](Self::release) handed
+    /// it over.
+    pub(crate) fn holding(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Hand a frame to the spark: decode and protocol messages, incoming transforms
+    /// (async ones awaited here, keeping messages in order), handlers; a message for the
+    /// spark's stream goes to its queue, or is held while that is full.
+    pub(crate) async fn receive(
+        &mut self,
+        shared: &Arc<crate::server::spark::SparkShared>,
+        frame: Frame,
+    ) {
+        let mut msg = shared.receive(frame);
+        if shared.server.transforms.incoming.has_async() {
+            if let Some(m) = msg.take() {
+                // Boxed: inline, that future would enlarge every connection's task
+                // (memory per connection is a budget).
+                msg = Box::pin(shared.transform_async(m)).await;
+            }
+        }
+        let Some(msg) = msg.and_then(|m| shared.dispatch(m)) else {
+            return;
+        };
+        if self.incoming.is_none() {
+            self.incoming = shared.inbox_sender();
+        }
+        // No queue: the transport is done, the message has nowhere to go.
+        let Some(tx) = &self.incoming else { return };
+        match tx.try_reserve() {
+            Ok(permit) => permit.send(Box::new(msg)),
+            Err(mpsc::error::TrySendError::Full(())) => self.pending = Some(Box::new(msg)),
+            Err(mpsc::error::TrySendError::Closed(())) => {}
+        }
+    }
+
+    /// Wait for room for the held message and hand it over (dropped when the stream is
+    /// gone); never completes while nothing is held. Cancel safe.
+    pub(crate) async fn release(&mut self) {
+        let (Some(tx), true) = (&self.incoming, self.pending.is_some()) else {
+            return std::future::pending().await;
+        };
+        match tx.reserve().await {
+            Ok(permit) => {
+                if let Some(msg) = self.pending.take() {
+                    permit.send(msg);
+                }
+            }
+            Err(_) => self.pending = None,
+        }
     }
 }
 
