@@ -10,7 +10,8 @@
 //! - the internal `primus::` protocol messages ([`protocol`]) and reserved event names
 //!   ([`reserved`]);
 //! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]) and SockJS
-//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]);
+//!   frames ([`sockjs`]), the Server-Sent Events format of the `sse` transformer ([`sse`]),
+//!   BrowserChannel maps and chunks ([`browserchannel`]);
 //! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod browserchannel;
 pub mod engineio;
 pub mod forwarded;
 mod frame;
