@@ -34,6 +34,8 @@ compile_error!(
 
 pub mod engineio;
 pub mod faye;
+#[cfg(any(feature = "sockjs", feature = "sse"))]
+pub(crate) mod http_session;
 pub mod socketio;
 pub mod sockjs;
 pub mod sse;
@@ -44,7 +46,33 @@ use crate::error::PrimusError;
 use crate::options::Options;
 use crate::server::Inner;
 use crate::service::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Refuse a parser that produces binary frames for a transformer that carries text only
+/// (`transformer` names it in the error).
+pub(crate) fn check_text_parser(
+    transformer: &str,
+    parser: &dyn primus_core::Parser,
+) -> Result<(), PrimusError> {
+    if parser.is_binary() {
+        return Err(PrimusError::InvalidOption {
+            name: "parser",
+            reason: format!(
+                "the `{}` parser produces binary frames, but {transformer} carries text only: \
+                 use a text parser (json, ejson) or another transformer (websockets, engine.io)",
+                parser.name()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Milliseconds in a config file, a [`Duration`] in the options (`deserialize_with`).
+pub(crate) fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
+}
 
 /// The server half of the configured transformer.
 #[derive(Debug)]
@@ -148,6 +176,17 @@ impl Transformer {
         }
     }
 
+    /// Whether this transformer carries text frames only, so binary parsers are refused
+    /// when the server is built ([`check_text_parser`]).
+    pub(crate) fn text_only(&self) -> bool {
+        match self {
+            #[cfg(feature = "sockjs")]
+            Transformer::SockJs(_) => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
     /// Answer a request under the pathname that no middleware answered.
     pub(crate) async fn handle(&self, server: &Arc<Inner>, req: HttpRequest) -> HttpResponse {
         match self {
@@ -225,5 +264,34 @@ mod tests {
             Transformer::by_name("browserchannel", &Options::default()),
             Err(PrimusError::UnknownTransformer(n)) if n == "browserchannel"
         ));
+    }
+
+    #[test]
+    fn binary_parsers_are_refused() {
+        #[derive(Debug)]
+        struct Bin;
+        impl primus_core::Parser for Bin {
+            fn name(&self) -> &str {
+                "bin"
+            }
+            fn encode(
+                &self,
+                _: &dyn erased_serde::Serialize,
+            ) -> Result<primus_core::Frame, primus_core::ParserError> {
+                Ok(primus_core::Frame::Binary(Default::default()))
+            }
+            fn decode(
+                &self,
+                _: &primus_core::Frame,
+            ) -> Result<primus_core::Value, primus_core::ParserError> {
+                Ok(primus_core::Value::Null)
+            }
+            fn is_binary(&self) -> bool {
+                true
+            }
+        }
+        let err = check_text_parser("sockjs", &Bin).unwrap_err().to_string();
+        assert!(err.contains("sockjs carries text only"), "{err}");
+        assert!(check_text_parser("sockjs", &primus_core::parser::Json).is_ok());
     }
 }
