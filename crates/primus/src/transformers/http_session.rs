@@ -2,7 +2,7 @@
 //! streaming response body fed by a session task through a bounded channel, and random
 //! session ids.
 
-use crate::service::HttpResponse;
+use crate::service::{HttpResponse, RequestBody};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::pin::Pin;
@@ -34,6 +34,30 @@ impl http_body::Body for ChannelBody {
             .poll_recv(cx)
             .map(|chunk| chunk.map(|b| Ok(http_body::Frame::data(b))))
     }
+}
+
+/// Why a request body could not be read.
+pub(crate) enum ReadError {
+    /// More than the limit.
+    TooBig,
+    /// The body broke off.
+    Broken,
+}
+
+/// Read a request body, refusing more than `limit` bytes (nothing past the limit is
+/// buffered).
+pub(crate) async fn read_body(mut body: RequestBody, limit: usize) -> Result<Bytes, ReadError> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ReadError::Broken)?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(ReadError::TooBig);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
 }
 
 /// 128 random bits, base64url without padding (22 characters): a session id is the

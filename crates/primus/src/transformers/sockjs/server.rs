@@ -52,13 +52,12 @@ use crate::error::{PrimusError, SparkError};
 use crate::options::Options;
 use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
 use crate::server::Inner;
-use crate::service::{full, HttpRequest, HttpResponse, RequestBody};
-use crate::transformers::http_session::ChannelBody;
+use crate::service::{full, HttpRequest, HttpResponse};
+use crate::transformers::http_session::{read_body, ChannelBody, ReadError as BodyError};
 use crate::transformers::websockets::server as ws;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use primus_core::sockjs::{self as codec, PayloadError};
 use primus_core::Frame;
@@ -691,27 +690,6 @@ impl Server {
             res
         }
     }
-}
-
-enum BodyError {
-    TooBig,
-    Broken,
-}
-
-/// Read a request body, refusing more than `limit` bytes (nothing past the limit is
-/// buffered).
-async fn read_body(mut body: RequestBody, limit: usize) -> Result<Bytes, BodyError> {
-    let mut buf = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| BodyError::Broken)?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                return Err(BodyError::TooBig);
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-    Ok(buf.freeze())
 }
 
 /// Largest request body (or WebSocket message) accepted: a message of `max_length` bytes
@@ -1595,6 +1573,7 @@ async fn run_hixie76<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
 
     /// A server half with short timers, driven in process (no TCP).
     fn quick(settings: Settings) -> (crate::Primus, Server) {
