@@ -54,7 +54,7 @@ export interface Packet {
 export type Transform = ((packet: Packet) => boolean | void) | ((packet: Packet, done: (err?: Error | null, keep?: boolean) => void) => void);
 
 export interface SocketOptions {
-  transformer?: 'websockets' | 'engine.io' | 'sockjs' | 'faye' | 'sse' | 'uws' | 'lws' | string;
+  transformer?: 'websockets' | 'engine.io' | 'sockjs' | 'faye' | 'sse' | 'uws' | 'lws' | 'browserchannel' | string;
   parser?: 'json' | 'msgpack' | 'ejson' | 'binary' | string;
   pathname?: string;
   authorization?: boolean;

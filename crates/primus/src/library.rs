@@ -3,8 +3,8 @@
 //! layer, with TypeScript declarations at `<pathname>/primus.d.ts`.
 //!
 //! The client is our own plain JavaScript (folder `client-js/` of this crate, embedded
-//! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse;
-//! faye is the websockets one under another name) and every
+//! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse,
+//! browserchannel; faye is the websockets one under another name) and every
 //! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
 //! the version, the transformer and parser it uses, the `pingTimeout` default
 //! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
@@ -54,6 +54,11 @@ const TRANSPORTS: &[(&str, &str)] = &[
     ("sockjs", include_str!("../client-js/transports/sockjs.js")),
     #[cfg(feature = "sse")]
     ("sse", include_str!("../client-js/transports/sse.js")),
+    #[cfg(feature = "browserchannel")]
+    (
+        "browserchannel",
+        include_str!("../client-js/transports/browserchannel.js"),
+    ),
 ];
 
 /// Transformers whose browser transport is another one's, as `(name, transport)`: faye is
@@ -97,7 +102,8 @@ pub struct LibraryConfig {
     pub pathname: String,
     /// The server's version.
     pub version: String,
-    /// The transformer's name (`websockets`, `engine.io`, `sockjs`, `faye`, `sse`, …).
+    /// The transformer's name (`websockets`, `engine.io`, `sockjs`, `faye`, `sse`,
+    /// `browserchannel`, …).
     pub transformer: String,
     /// The parser's name (`json`, `msgpack`, `ejson`, `binary`).
     pub parser: String,
@@ -244,6 +250,7 @@ mod tests {
             (cfg!(feature = "engineio"), "engine.io"),
             (cfg!(feature = "sockjs"), "sockjs"),
             (cfg!(feature = "sse"), "sse"),
+            (cfg!(feature = "browserchannel"), "browserchannel"),
         ];
         for (on, t) in compiled {
             assert_eq!(TRANSPORTS.iter().any(|(n, _)| *n == t), on, "{t}");

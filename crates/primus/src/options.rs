@@ -93,6 +93,8 @@ pub struct Options {
     pub sockjs: crate::transformers::sockjs::SockJsOptions,
     /// `sse` transformer: keep-alive comment interval and the grace after a lost stream.
     pub sse: crate::transformers::sse::SseOptions,
+    /// `browserchannel` transformer: keep-alive, session timeout, back-channel limit.
+    pub browserchannel: crate::transformers::browserchannel::BrowserChannelOptions,
     /// Spark id generator; default: 21-character nanoid-style ids.
     #[serde(skip)]
     pub id_generator: Option<IdGenerator>,
@@ -123,6 +125,7 @@ impl Default for Options {
             engineio: Default::default(),
             sockjs: Default::default(),
             sse: Default::default(),
+            browserchannel: Default::default(),
             id_generator: None,
         }
     }
@@ -201,6 +204,14 @@ impl Options {
     /// Set the `sse` transformer's settings.
     pub fn sse(mut self, options: crate::transformers::sse::SseOptions) -> Self {
         self.sse = options;
+        self
+    }
+    /// Set the `browserchannel` transformer's settings.
+    pub fn browserchannel(
+        mut self,
+        options: crate::transformers::browserchannel::BrowserChannelOptions,
+    ) -> Self {
+        self.browserchannel = options;
         self
     }
     /// Set the outgoing queue bound.

@@ -11,7 +11,7 @@ pub enum ClientError {
     #[error("invalid client option: {0}")]
     InvalidOptions(String),
     /// The transformer has no Rust client yet.
-    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io`, `sockjs`, `faye`, `sse` and `uws`/`lws`")]
+    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io`, `sockjs`, `faye`, `sse`, `uws`/`lws` and `browserchannel`")]
     UnsupportedTransformer(String),
     /// The transformer has a server half only: its Rust client is not written yet
     /// (`socket.io`).

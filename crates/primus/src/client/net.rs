@@ -67,13 +67,13 @@ async fn tls(
 }
 
 /// The sending half of a client HTTP/1.1 connection of the HTTP transports.
-#[cfg(any(feature = "sockjs", feature = "sse"))]
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
 pub(crate) type HttpSender =
     hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
 
 /// One HTTP/1.1 connection to the endpoint, and the task that drives it (it ends once the
 /// sender and every response body are dropped, or when aborted).
-#[cfg(any(feature = "sockjs", feature = "sse"))]
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
 pub(crate) async fn http1(
     endpoint: &Endpoint,
     options: &ClientOptions,
@@ -90,7 +90,7 @@ pub(crate) async fn http1(
 
 /// A sender ready for the next request: `sender` when its kept-alive connection still
 /// works, otherwise a new connection.
-#[cfg(any(feature = "sockjs", feature = "sse"))]
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
 pub(crate) async fn reuse_or_connect(
     sender: Option<HttpSender>,
     endpoint: &Endpoint,
@@ -106,7 +106,7 @@ pub(crate) async fn reuse_or_connect(
 
 /// What every request of an HTTP transport carries: `Authorization` from the URL's
 /// credentials, and the transport's extra headers.
-#[cfg(any(feature = "sockjs", feature = "sse"))]
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
 pub(crate) fn add_headers(
     headers: &mut http::HeaderMap,
     endpoint: &Endpoint,

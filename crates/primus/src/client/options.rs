@@ -151,6 +151,8 @@ pub struct TransportOptions {
     pub sockjs: crate::transformers::sockjs::SockJsClientOptions,
     /// Options of the `sse` transformer (line limit, extra headers).
     pub sse: crate::transformers::sse::SseClientOptions,
+    /// Options of the `browserchannel` transformer (chunk limit, extra headers).
+    pub browserchannel: crate::transformers::browserchannel::BrowserChannelClientOptions,
 }
 
 /// Options of the `websockets` transport.
@@ -324,11 +326,11 @@ mod tests {
             assert!(matches!(o.validate(), Err(ClientError::InvalidOptions(_))));
         }
         let o = ClientOptions {
-            transformer: "browserchannel".into(),
+            transformer: "carrier-pigeon".into(),
             ..Default::default()
         };
         assert!(
-            matches!(o.validate(), Err(ClientError::UnsupportedTransformer(t)) if t == "browserchannel")
+            matches!(o.validate(), Err(ClientError::UnsupportedTransformer(t)) if t == "carrier-pigeon")
         );
     }
 

@@ -5,6 +5,8 @@
 
 use super::url::Endpoint;
 use super::{ClientError, ClientOptions};
+#[cfg(feature = "browserchannel")]
+use crate::transformers::browserchannel;
 #[cfg(feature = "engineio")]
 use crate::transformers::engineio;
 #[cfg(feature = "sockjs")]
@@ -31,6 +33,8 @@ pub(crate) enum Transport {
     SockJs,
     #[cfg(feature = "sse")]
     Sse,
+    #[cfg(feature = "browserchannel")]
+    BrowserChannel,
 }
 
 impl Transport {
@@ -51,6 +55,8 @@ impl Transport {
             "sockjs" => Ok(Transport::SockJs),
             #[cfg(feature = "sse")]
             "sse" => Ok(Transport::Sse),
+            #[cfg(feature = "browserchannel")]
+            "browserchannel" => Ok(Transport::BrowserChannel),
             // Compiled in, but its client half is not written yet.
             #[cfg(feature = "socketio")]
             "socket.io" => Err(ClientError::NoClientHalf("socket.io")),
@@ -84,6 +90,10 @@ impl Transport {
             Transport::Sse => Ok(Connection::Sse(
                 sse::client::connect(endpoint, options).await?,
             )),
+            #[cfg(feature = "browserchannel")]
+            Transport::BrowserChannel => Ok(Connection::BrowserChannel(
+                browserchannel::client::connect(endpoint, options).await?,
+            )),
         }
     }
 }
@@ -100,6 +110,8 @@ pub(crate) enum Connection {
     SockJs(sockjs::client::Connection),
     #[cfg(feature = "sse")]
     Sse(sse::client::Connection),
+    #[cfg(feature = "browserchannel")]
+    BrowserChannel(browserchannel::client::Connection),
 }
 
 impl Connection {
@@ -114,6 +126,8 @@ impl Connection {
             Connection::SockJs(c) => c.recv().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.recv().await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.recv().await,
         }
     }
 
@@ -127,6 +141,8 @@ impl Connection {
             Connection::SockJs(c) => c.feed(frame).await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.feed(frame).await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.feed(frame).await,
         }
     }
 
@@ -140,6 +156,8 @@ impl Connection {
             Connection::SockJs(c) => c.flush().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.flush().await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.flush().await,
         }
     }
 
@@ -155,6 +173,8 @@ impl Connection {
             Connection::SockJs(c) => c.begin_close().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.begin_close().await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.begin_close().await,
         }
     }
 
@@ -169,6 +189,8 @@ impl Connection {
             Connection::SockJs(c) => c.close().await,
             #[cfg(feature = "sse")]
             Connection::Sse(c) => c.close().await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.close().await,
         }
     }
 }

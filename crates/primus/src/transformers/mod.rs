@@ -6,7 +6,7 @@
 //! is closed and each one drains a spark's queue in its own way.
 //!
 //! Each transformer has a Cargo feature of the same name (`websockets`, `engineio`,
-//! `sockjs`, `faye`; all on by default). With a feature off, its `server` and `client`
+//! `sockjs`, `faye`, `sse`, `uws`, `socketio`, `browserchannel`; all on by default). With a feature off, its `server` and `client`
 //! halves and its browser transport are left out; its option types stay, so `Options`
 //! reads the same config files in every build, and selecting it gives
 //! [`PrimusError::TransformerNotCompiled`]. The WebSocket engine in
@@ -16,7 +16,8 @@
 //! POST up) goes beyond the reference. [`uws`] (also named `lws`) is plain WebSocket on a
 //! second engine, fastwebsockets, with the websockets client halves. [`socketio`]
 //! (`socket.io`) is the engine.io server with Socket.IO protocol 5 framing, a server half
-//! only for now.
+//! only for now. [`browserchannel`] is Google's BrowserChannel as npm `browserchannel` 2.1
+//! speaks it (forward-channel POSTs, back-channel chunks).
 
 #[cfg(not(any(
     feature = "websockets",
@@ -25,16 +26,18 @@
     feature = "faye",
     feature = "sse",
     feature = "uws",
-    feature = "socketio"
+    feature = "socketio",
+    feature = "browserchannel"
 )))]
 compile_error!(
     "primus-rs needs at least one transformer: enable one of its features \
-     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`"
+     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`, `browserchannel`"
 );
 
+pub mod browserchannel;
 pub mod engineio;
 pub mod faye;
-#[cfg(any(feature = "sockjs", feature = "sse"))]
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
 pub(crate) mod http_session;
 pub mod socketio;
 pub mod sockjs;
@@ -95,6 +98,9 @@ pub(crate) enum Transformer {
     /// The engine.io server with Socket.IO protocol 5 framing.
     #[cfg(feature = "socketio")]
     SocketIo(engineio::server::Server),
+    /// Google's BrowserChannel: forward-channel POSTs, back-channel chunks.
+    #[cfg(feature = "browserchannel")]
+    BrowserChannel(browserchannel::server::Server),
 }
 
 /// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
@@ -107,6 +113,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("uws", "uws"),
     ("lws", "uws"),
     ("socket.io", "socketio"),
+    ("browserchannel", "browserchannel"),
 ];
 
 /// Transformers that have a server half only: the Rust client refuses them with
@@ -149,6 +156,10 @@ impl Transformer {
                     engineio::server::FramingKind::SocketIo,
                 ),
             )),
+            #[cfg(feature = "browserchannel")]
+            "browserchannel" => Ok(Transformer::BrowserChannel(
+                browserchannel::server::Server::new(options),
+            )),
             other => Err(match known(other) {
                 Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
                 None => PrimusError::UnknownTransformer(other.to_string()),
@@ -173,6 +184,8 @@ impl Transformer {
             Transformer::Uws(t) => t.name(),
             #[cfg(feature = "socketio")]
             Transformer::SocketIo(_) => "socket.io",
+            #[cfg(feature = "browserchannel")]
+            Transformer::BrowserChannel(_) => "browserchannel",
         }
     }
 
@@ -182,6 +195,8 @@ impl Transformer {
         match self {
             #[cfg(feature = "sockjs")]
             Transformer::SockJs(_) => true,
+            #[cfg(feature = "browserchannel")]
+            Transformer::BrowserChannel(_) => true,
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -204,6 +219,8 @@ impl Transformer {
             Transformer::Uws(t) => t.handle(server, req),
             #[cfg(feature = "socketio")]
             Transformer::SocketIo(t) => t.handle(server, req).await,
+            #[cfg(feature = "browserchannel")]
+            Transformer::BrowserChannel(t) => t.handle(server, req).await,
         }
     }
 }
@@ -222,6 +239,7 @@ mod tests {
             "sse" => cfg!(feature = "sse"),
             "uws" => cfg!(feature = "uws"),
             "socketio" => cfg!(feature = "socketio"),
+            "browserchannel" => cfg!(feature = "browserchannel"),
             other => panic!("no feature {other}"),
         }
     }
@@ -261,8 +279,8 @@ mod tests {
             ));
         }
         assert!(matches!(
-            Transformer::by_name("browserchannel", &Options::default()),
-            Err(PrimusError::UnknownTransformer(n)) if n == "browserchannel"
+            Transformer::by_name("carrier-pigeon", &Options::default()),
+            Err(PrimusError::UnknownTransformer(n)) if n == "carrier-pigeon"
         ));
     }
 
