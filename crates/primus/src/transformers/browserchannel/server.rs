@@ -153,6 +153,17 @@ impl Server {
             Ok(f) => f,
             Err(e) => return e.response(self.max_length),
         };
+        // Refused before a spark exists: a message over the limit.
+        let too_long = |m: &ClientMessage| match m {
+            ClientMessage::Text(t) | ClientMessage::Json(t) => t.len() > self.max_length,
+            ClientMessage::Ignored => false,
+        };
+        if forward
+            .as_ref()
+            .is_some_and(|f| f.messages.iter().any(too_long))
+        {
+            return BodyError::TooLarge.response(self.max_length);
+        }
         // A client reconnecting with the previous session's id evicts that session.
         let old = one(query, "OSID").and_then(|id| self.session(id));
         if let Some(old) = old {
