@@ -9,7 +9,6 @@
 
 mod server_support;
 
-use primus::middleware::AuthError;
 use primus::transformers::browserchannel::BrowserChannelOptions;
 use primus::{Options, SparkError};
 use primus_core::browserchannel::{self as bc, ChunkParser, ServerArray};
@@ -45,12 +44,10 @@ async fn start_with(options: Options) -> (TestServer, Arc<Mutex<Vec<String>>>) {
         });
         spark.on_data(|spark, msg| {
             let v = msg.value();
+            if contract_command(spark, v) {
+                return;
+            }
             match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
-                }
                 Some("silent") => {}
                 Some("raw") => {
                     let text = v.get("text").and_then(|t| t.as_str()).unwrap_or("");
@@ -181,82 +178,23 @@ impl Session {
     }
 }
 
-/// A back channel read over raw TCP (the chunked body decoded by hand).
+/// A back channel read over raw TCP.
 struct BackChannel {
-    tcp: TcpStream,
-    status: u16,
-    head: String,
-    pending: Vec<u8>,
-    /// The decoded body so far.
-    raw: Vec<u8>,
+    body: RawStream,
     parser: ChunkParser,
     arrays: std::collections::VecDeque<(u64, ServerArray)>,
-    ended: bool,
 }
 
 impl BackChannel {
     async fn open(addr: SocketAddr, sid: &str, aid: i64, ci: &str) -> BackChannel {
         let path =
             format!("/primus/bind?VER=8&RID=rpc&SID={sid}&CI={ci}&AID={aid}&TYPE=xmlhttp&t=1");
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
         let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-        tcp.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = Vec::new();
-        let end = within("the back channel's head", async {
-            loop {
-                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    return i;
-                }
-                let mut chunk = [0u8; 4096];
-                let n = tcp.read(&mut chunk).await.unwrap();
-                assert!(n > 0, "closed before the head");
-                buf.extend_from_slice(&chunk[..n]);
-            }
-        })
-        .await;
-        let head = String::from_utf8(buf[..end].to_vec())
-            .unwrap()
-            .to_ascii_lowercase();
-        let status = head[9..12].parse().unwrap();
         BackChannel {
-            tcp,
-            status,
-            head,
-            pending: buf[end + 4..].to_vec(),
-            raw: Vec::new(),
+            body: RawStream::open(addr, &req).await,
             parser: ChunkParser::new(1 << 24),
             arrays: Default::default(),
-            ended: false,
         }
-    }
-
-    /// Decode whole HTTP chunks from `pending` into `raw` and the parser.
-    fn dechunk(&mut self) {
-        loop {
-            let Some(i) = self.pending.windows(2).position(|w| w == b"\r\n") else {
-                return;
-            };
-            let size = usize::from_str_radix(std::str::from_utf8(&self.pending[..i]).unwrap(), 16)
-                .unwrap();
-            if size == 0 {
-                self.ended = true;
-                return;
-            }
-            if self.pending.len() < i + 2 + size + 2 {
-                return;
-            }
-            let data: Vec<u8> = self.pending[i + 2..i + 2 + size].to_vec();
-            self.pending.drain(..i + 2 + size + 2);
-            self.raw.extend_from_slice(&data);
-            self.parser.push(&data);
-        }
-    }
-
-    async fn fill(&mut self) -> bool {
-        let mut chunk = [0u8; 8192];
-        let n = self.tcp.read(&mut chunk).await.unwrap_or(0);
-        self.pending.extend_from_slice(&chunk[..n]);
-        n > 0
     }
 
     /// The next array; `None` once the back channel ended.
@@ -266,14 +204,16 @@ impl BackChannel {
                 if let Some(a) = self.arrays.pop_front() {
                     return Some(a);
                 }
-                self.dechunk();
                 if let Some(text) = self.parser.next_chunk().unwrap() {
                     self.arrays.extend(bc::decode_arrays(&text).unwrap());
                     continue;
                 }
-                if self.ended || !self.fill().await {
-                    assert!(!self.parser.has_partial(), "a chunk was cut short");
-                    return None;
+                match self.body.more().await {
+                    Some(bytes) => self.parser.push(&bytes),
+                    None => {
+                        assert!(!self.parser.has_partial(), "a chunk was cut short");
+                        return None;
+                    }
                 }
             }
         })
@@ -393,11 +333,11 @@ async fn a_session_is_created_with_array_zero_and_a_spark() {
     // The spark's query is the creating request's; its id is not the session id.
     let mut s = s;
     let mut back = s.back(0).await;
-    assert_eq!(back.status, 200);
+    assert_eq!(back.body.status, 200);
     assert!(
-        back.head.contains("transfer-encoding: chunked"),
+        back.body.head.contains("transfer-encoding: chunked"),
         "{}",
-        back.head
+        back.body.head
     );
     answer(&s.forward(0, &maps(0, &[json!({"cmd": "info"})])).await);
     let (id, text) = back.message().await;
@@ -423,15 +363,15 @@ async fn forward_maps_and_back_channel_chunks_are_byte_exact() {
     assert_eq!(res.status, 200);
     assert_eq!(res.text(), "7\n[1,0,0]");
     assert_eq!(back.message().await, (1, "\"hello\"".into()));
-    assert_eq!(back.raw, b"18\n[[1,\"\\\"hello\\\"\"]]\n");
+    assert_eq!(back.body.raw, b"18\n[[1,\"\\\"hello\\\"\"]]\n");
     // Non-ASCII and U+2028: lengths count UTF-16 units, U+2028 goes out escaped.
     let v = json!({"s": "é😀\u{2028}"});
     answer(&s.forward(1, &maps(2, std::slice::from_ref(&v))).await);
     let (id, text) = back.message().await;
     assert_eq!(id, 2);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), v);
-    let tail =
-        String::from_utf8(back.raw[b"18\n[[1,\"\\\"hello\\\"\"]]\n".len()..].to_vec()).unwrap();
+    let tail = String::from_utf8(back.body.raw[b"18\n[[1,\"\\\"hello\\\"\"]]\n".len()..].to_vec())
+        .unwrap();
     assert!(
         tail.contains("\\u2028") && !tail.contains('\u{2028}'),
         "{tail}"
@@ -610,7 +550,7 @@ async fn noop_keeps_a_quiet_back_channel_alive() {
     assert_eq!(back.next().await, Some((1, ServerArray::Noop)));
     assert!(started.elapsed() >= Duration::from_millis(100));
     assert_eq!(back.next().await, Some((2, ServerArray::Noop)));
-    assert!(String::from_utf8_lossy(&back.raw).contains("[[1,[\"noop\"]]]\n"));
+    assert!(String::from_utf8_lossy(&back.body.raw).contains("[[1,[\"noop\"]]]\n"));
 }
 
 #[tokio::test]
@@ -672,7 +612,7 @@ async fn the_servers_end_sends_what_is_queued_then_stop() {
     assert_eq!(back.next().await, Some((3, ServerArray::Stop)));
     assert_eq!(back.rest().await, []);
     // Byte for byte what the reference sends (protocol.md §1.4), in one or more chunks.
-    let raw = String::from_utf8(back.raw.clone()).unwrap();
+    let raw = String::from_utf8(back.body.raw.clone()).unwrap();
     assert!(raw.ends_with("[3,[\"stop\"]]]\n"), "{raw}");
     assert_eq!(server.primus.connected(), 0);
     // The session lingers until the client acknowledges the stop.
@@ -795,16 +735,7 @@ async fn oversized_messages_and_bodies_are_refused_and_end_the_spark() {
 #[tokio::test]
 async fn authorization_guards_every_request() {
     let primus = primus::Primus::new(bc_options()).unwrap();
-    primus.authorize(|req| {
-        let ok = req.uri.query().unwrap_or("").contains("token=good");
-        async move {
-            if ok {
-                Ok(())
-            } else {
-                Err(AuthError::new("no entry").authenticate("Bearer"))
-            }
-        }
-    });
+    token_authorizer(&primus);
     let server = TestServer::serve(primus).await;
     let a = server.addr;
     let res = http_get(a, "/primus/test?VER=8&MODE=init", "").await;
@@ -821,7 +752,7 @@ async fn authorization_guards_every_request() {
     let res = post(a, &format!("VER=8&SID={}&RID=2&AID=0", s.sid), "count=0").await;
     assert_eq!(res.status, 401);
     let back = BackChannel::open(a, &format!("{}&token=good", s.sid), 0, "0").await;
-    assert_eq!(back.status, 200);
+    assert_eq!(back.body.status, 200);
 }
 
 #[tokio::test]

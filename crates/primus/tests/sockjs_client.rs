@@ -9,7 +9,7 @@ mod server_support;
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions, TransportOptions};
 use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
 use serde_json::json;
-use server_support::TestServer;
+use server_support::{contract_command, TestServer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,16 +31,8 @@ async fn ours() -> TestServer {
     .unwrap();
     primus.on_connection(|spark| {
         spark.on_data(|spark, msg| {
-            let v = msg.value();
-            match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
-                }
-                _ => {
-                    let _ = spark.write(v);
-                }
+            if !contract_command(spark, msg.value()) {
+                let _ = spark.write(msg.value());
             }
         });
     });

@@ -12,6 +12,8 @@ use tokio::time::timeout;
 
 mod client_support;
 use client_support::{next_json, wait_event, WAIT};
+mod server_support;
+use server_support::contract_command;
 
 fn sse() -> Options {
     Options::default().transformer("sse").ping_interval(None)
@@ -21,16 +23,8 @@ fn primus(options: Options) -> Primus {
     let primus = Primus::new(options).unwrap();
     primus.on_connection(|spark| {
         spark.on_data(|spark, msg| {
-            let v = msg.value();
-            match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
-                }
-                _ => {
-                    let _ = spark.write(v);
-                }
+            if !contract_command(spark, msg.value()) {
+                let _ = spark.write(msg.value());
             }
         });
     });

@@ -17,6 +17,20 @@ use crate::transformers::sse;
 use crate::transformers::websockets;
 use primus_core::Frame;
 
+/// The text of a frame for a transport that carries text only (`transformer` names it in
+/// the error a binary frame gets).
+#[cfg(any(feature = "sockjs", feature = "browserchannel"))]
+pub(crate) fn text_only(frame: Frame, transformer: &str) -> Result<String, ClientError> {
+    match frame {
+        Frame::Text(b) => {
+            String::from_utf8(b.to_vec()).map_err(|e| ClientError::Encode(e.to_string()))
+        }
+        Frame::Binary(_) => Err(ClientError::Encode(format!(
+            "{transformer} carries text only: use a text parser"
+        ))),
+    }
+}
+
 /// Which transformer the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {

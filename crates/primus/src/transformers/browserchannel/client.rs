@@ -76,6 +76,11 @@ impl Target {
         url
     }
 
+    /// A sender for the next request: `prev` if its connection still works.
+    async fn sender(&self, prev: Option<HttpSender>) -> Result<HttpSender, ClientError> {
+        net::reuse_or_connect(prev, &self.endpoint, &self.options).await
+    }
+
     fn request(
         &self,
         method: http::Method,
@@ -341,12 +346,7 @@ impl BackChannels {
             self.sid
         ));
         let req = self.target.request(http::Method::GET, url, Bytes::new())?;
-        let mut sender = net::reuse_or_connect(
-            self.sender.take(),
-            &self.target.endpoint,
-            &self.target.options,
-        )
-        .await?;
+        let mut sender = self.target.sender(self.sender.take()).await?;
         let res = sender.send_request(req).await.map_err(transport_err)?;
         self.sender = Some(sender);
         if res.status() != http::StatusCode::OK {
@@ -424,17 +424,11 @@ impl Connection {
 
     /// Queue a frame for the next forward request.
     pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
-        match frame {
-            Frame::Text(b) => {
-                let text = String::from_utf8(b.to_vec())
-                    .map_err(|e| ClientError::Encode(e.to_string()))?;
-                self.out.push(text);
-                Ok(())
-            }
-            Frame::Binary(_) => Err(ClientError::Encode(
-                "browserchannel carries text only: use a text parser".into(),
-            )),
-        }
+        self.out.push(crate::client::transport::text_only(
+            frame,
+            "browserchannel",
+        )?);
+        Ok(())
     }
 
     /// Send what was fed, at most [`MAX_MAPS_PER_REQUEST`](codec::MAX_MAPS_PER_REQUEST)
@@ -452,12 +446,7 @@ impl Connection {
             let req = self
                 .target
                 .request(http::Method::POST, url, Bytes::from(body))?;
-            let mut sender = net::reuse_or_connect(
-                self.sender.take(),
-                &self.target.endpoint,
-                &self.target.options,
-            )
-            .await?;
+            let mut sender = self.target.sender(self.sender.take()).await?;
             let res = sender.send_request(req).await.map_err(transport_err)?;
             let status = res.status();
             if status != http::StatusCode::OK {
@@ -500,12 +489,7 @@ impl Connection {
             return;
         };
         let send = async {
-            let mut sender = net::reuse_or_connect(
-                self.sender.take(),
-                &self.target.endpoint,
-                &self.target.options,
-            )
-            .await?;
+            let mut sender = self.target.sender(self.sender.take()).await?;
             let res = sender.send_request(req).await.map_err(transport_err)?;
             let _ = res.into_body().collect().await;
             Ok::<_, ClientError>(())

@@ -414,17 +414,9 @@ impl Connection {
 
     /// Queue a frame for sending (call [`flush`](Self::flush) after a batch).
     pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
-        match frame {
-            Frame::Text(b) => {
-                let s = String::from_utf8(b.to_vec())
-                    .map_err(|e| ClientError::Encode(e.to_string()))?;
-                self.out.push(s);
-                Ok(())
-            }
-            Frame::Binary(_) => Err(ClientError::Encode(
-                "sockjs carries text only: use a text parser".into(),
-            )),
-        }
+        self.out
+            .push(crate::client::transport::text_only(frame, "sockjs")?);
+        Ok(())
     }
 
     /// Send what was fed: one WebSocket message or one `xhr_send` request.
