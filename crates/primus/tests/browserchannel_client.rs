@@ -1,0 +1,304 @@
+//! The Rust client with `transformer: "browserchannel"`, against our server and against
+//! the real Node Primus 8 server with npm `browserchannel` 2.1
+//! (`tests/interop/reference-server.mjs --transformer browserchannel`; needs `node`, and a
+//! missing node is a failure): open, messages both ways (enough to make the server end
+//! and the client reopen back channels), heartbeats, the spark id and query, the server's
+//! end with and without reconnect, refused authorization, a server restart, and the
+//! client's end closing the spark at once.
+#![cfg(feature = "browserchannel")] // needs the `browserchannel` transformer
+
+use primus::client::{Backoff, Client, ClientEvent, ClientOptions, Strategy};
+use primus::transformers::browserchannel::BrowserChannelOptions;
+use primus::{Options, Primus, Server};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::time::timeout;
+
+mod client_support;
+use client_support::{next_json, wait_event, WAIT};
+mod node_support;
+use node_support::NodeServer;
+mod server_support;
+use server_support::{contract_command, token_authorizer};
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        transformer: "browserchannel".into(),
+        reconnect: Backoff {
+            min: Duration::from_millis(50),
+            max: Some(Duration::from_millis(200)),
+            ..Backoff::default()
+        },
+        ..ClientOptions::default()
+    }
+}
+
+fn bc() -> Options {
+    Options::default()
+        .transformer("browserchannel")
+        .ping_interval(None)
+}
+
+/// Our server with the contract's echo, `end` and `info`.
+fn primus(options: Options) -> Primus {
+    let primus = Primus::new(options).unwrap();
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            if !contract_command(spark, msg.value()) {
+                let _ = spark.write(msg.value());
+            }
+        });
+    });
+    primus
+}
+
+/// Serve `primus` on `addr`; dropping the sender stops it gracefully.
+async fn serve(
+    primus: &Primus,
+    addr: SocketAddr,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
+) {
+    let running = Server::bind(primus.clone(), addr)
+        .iknowhttpsisbetter(true)
+        .start()
+        .await
+        .unwrap();
+    let addr = running.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(running.run_until(async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, task)
+}
+
+async fn wait_connected(primus: &Primus, n: usize) {
+    timeout(WAIT, async {
+        while primus.connected() != n {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("connected() stayed {} (wanted {n})", primus.connected()));
+}
+
+/// What both servers must do for the client: open (writes before it are buffered), echo
+/// in order (more than the 10 KiB a back channel carries before the server ends it), the
+/// id, the query, and the server's end without reconnect.
+async fn scenario(base: &str) {
+    let mut client = Client::new(&format!("{base}/?room=lobby"), options()).unwrap();
+    let mut events = client.events();
+    client.write("early").unwrap();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    assert_eq!(next_json(&mut client).await, json!("early"));
+    for v in [
+        json!({"a": [1, "é", null]}),
+        json!("\u{2028}😀 two\nlines\r\n&=%+"),
+        json!(0),
+        json!(""),
+    ] {
+        client.write(&v).unwrap();
+        assert_eq!(next_json(&mut client).await, v);
+    }
+    // 40 KiB in 200 messages: several forward requests, several back channels.
+    let long = "x".repeat(200);
+    for i in 0..200 {
+        client.write(&json!([i, long])).unwrap();
+    }
+    for i in 0..200 {
+        assert_eq!(next_json(&mut client).await, json!([i, long]));
+    }
+    let id = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client.write(&json!({"cmd": "info"})).unwrap();
+    let info = next_json(&mut client).await;
+    assert_eq!(info["id"], json!(id));
+    assert_eq!(info["query"]["room"], "lobby");
+    assert_eq!(info["query"]["VER"], "8");
+    assert!(info["query"].get("_primuscb").is_none(), "{info}");
+    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
+    assert_eq!(next_json(&mut client).await, json!("bye"));
+    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, ClientEvent::ReconnectScheduled(_))),
+        "{seen:?}"
+    );
+}
+
+/// The server ends the spark with reconnect: the client comes back as a new spark.
+async fn end_with_reconnect(base: &str) {
+    let mut client = Client::new(base, options()).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client
+        .write(&json!({"cmd": "end", "reconnect": true}))
+        .unwrap();
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    client.write(&json!({"cmd": "info"})).unwrap();
+    assert_ne!(next_json(&mut client).await["id"], json!(before));
+    client.end();
+}
+
+/// Heartbeats ride on the channel: pings answered, nothing closes.
+async fn heartbeats(base: &str) {
+    let client = Client::new(base, options()).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    let mut pongs = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1200);
+    while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        match e {
+            ClientEvent::Pong(_) => pongs += 1,
+            ClientEvent::Close | ClientEvent::End | ClientEvent::Error(_) => {
+                panic!("unexpected {e:?}")
+            }
+            _ => {}
+        }
+    }
+    assert!(pongs >= 2, "{pongs} pongs");
+    client.end();
+}
+
+/// A refused authorization fails the connection (401) and, without `timeout` in the
+/// strategy, ends the client; with the token it connects.
+async fn refused_authorization(base: &str) {
+    let client = Client::new(
+        base,
+        ClientOptions {
+            strategy: Strategy::NONE,
+            ..options()
+        },
+    )
+    .unwrap();
+    let mut events = client.events();
+    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ClientEvent::Error(err) if err.to_string().contains("401"))),
+        "{seen:?}"
+    );
+    let mut client = Client::new(&format!("{base}/?token=good"), options()).unwrap();
+    client.write("let in").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("let in"));
+    client.end();
+}
+
+#[tokio::test]
+async fn against_our_server() {
+    let server = primus(bc());
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    scenario(&format!("http://{addr}")).await;
+    wait_connected(&server, 0).await;
+}
+
+#[tokio::test]
+async fn against_the_reference_server() {
+    let node = NodeServer::start(&["--transformer", "browserchannel", "--ping-interval", "off"]);
+    scenario(&node.url()).await;
+}
+
+#[tokio::test]
+async fn end_with_reconnect_against_both() {
+    let server = primus(bc());
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    end_with_reconnect(&format!("http://{addr}")).await;
+    let node = NodeServer::start(&["--transformer", "browserchannel", "--ping-interval", "off"]);
+    end_with_reconnect(&node.url()).await;
+}
+
+#[tokio::test]
+async fn heartbeats_against_both() {
+    let server = primus(bc().ping_interval(Some(Duration::from_millis(200))));
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    heartbeats(&format!("http://{addr}")).await;
+    let node = NodeServer::start(&["--transformer", "browserchannel", "--ping-interval", "200"]);
+    heartbeats(&node.url()).await;
+}
+
+#[tokio::test]
+async fn refused_authorization_against_both() {
+    let server = primus(bc());
+    token_authorizer(&server);
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    refused_authorization(&format!("http://{addr}")).await;
+    let node = NodeServer::start(&[
+        "--transformer",
+        "browserchannel",
+        "--ping-interval",
+        "off",
+        "--auth",
+        "on",
+    ]);
+    refused_authorization(&node.url()).await;
+}
+
+#[tokio::test]
+async fn reconnects_after_a_server_restart() {
+    let first = primus(bc());
+    let (addr, stop, task) = serve(&first, "127.0.0.1:0".parse().unwrap()).await;
+    let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    client.write("one").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("one"));
+    // A graceful shutdown ends the sparks with reconnect (`stop` on the back channel) and
+    // completes although back channels are long-lived responses.
+    drop(stop);
+    timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+    wait_event(&mut events, "reconnect scheduled", |e| {
+        matches!(e, ClientEvent::ReconnectScheduled(_))
+    })
+    .await;
+    let again = primus(bc());
+    let (_, _stop, _task) = serve(&again, addr).await;
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    client.write("after restart").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("after restart"));
+    client.end();
+    wait_connected(&again, 0).await;
+}
+
+#[tokio::test]
+async fn the_clients_end_closes_the_spark_at_once() {
+    // A long session timeout: only the client's terminate can end the spark quickly.
+    let server =
+        primus(bc().browserchannel(
+            BrowserChannelOptions::default().session_timeout(Duration::from_secs(60)),
+        ));
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    client.write("last words").unwrap();
+    client.end();
+    wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    timeout(Duration::from_secs(3), async {
+        while server.connected() != 0 || server.browserchannel_sessions() != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the spark ended well before the session timeout");
+}
+
+#[tokio::test]
+async fn from_server_picks_browserchannel_up() {
+    let server = primus(bc());
+    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let mut client =
+        Client::from_server(&server, &format!("http://{addr}"), ClientOptions::default()).unwrap();
+    client.write("from spec").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("from spec"));
+    client.end();
+}
