@@ -23,9 +23,9 @@
 //! # Messages
 //! One Primus frame is one BrowserChannel string message each way: a map `{_S: frame}` up
 //! (`req0__S=%22hello%22` in the form body), one array whose data is the frame as a JSON
-//! string down (`[15,"\"hello\""]`). Maps carrying `JSON` are taken as a frame of that
-//! JSON text (the reference hands the parsed object to Primus's parser, which fails on
-//! it); maps with neither key are skipped. Up to 1000 maps per request; the body is
+//! string down (`[15,"\"hello\""]`). A map carrying `JSON` (what `BCSocket.send(object)`
+//! makes) is a frame of that JSON text, which the JSON parser decodes to the same value
+//! the reference's spark gets; maps with neither key are skipped. Up to 1000 maps per request; the body is
 //! bounded by `3 × max_length + 64 KiB`, a frame by `max_length` (`413`, and the spark
 //! ends as a WebSocket closed with 1009 would). Map numbers already delivered are skipped
 //! (a retried request), a gap in them is refused (`400 Bad data`): the official client
