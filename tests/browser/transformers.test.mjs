@@ -7,7 +7,7 @@ import { startServer, launchBrowser, openPage, connect, waitEvent, roundTrip, sl
 
 const FAST = { reconnect: { min: 100, max: 1000, retries: 30 } };
 
-for (const transformer of ['websockets', 'engine.io', 'sockjs', 'faye', 'uws']) {
+for (const transformer of ['websockets', 'engine.io', 'sockjs', 'faye', 'uws', 'browserchannel']) {
   describe(`browser client over ${transformer}`, () => {
     let browser;
     let server;
