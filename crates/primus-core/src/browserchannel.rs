@@ -789,4 +789,58 @@ mod tests {
         assert_eq!(decode_json_body(&many), Err(BcError::TooManyMaps(1001)));
         assert_eq!(body_limit(10), 30 + 65536);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics(text in ".{0,96}", bytes in proptest::collection::vec(0u8..=255, 0..48), step in 1usize..8) {
+            let _ = decode_form(&text);
+            let _ = decode_json_body(&text);
+            let _ = decode_arrays(&text);
+            let _ = decode_forward_answer(&text);
+            let mut p = ChunkParser::new(64);
+            for piece in bytes.chunks(step) {
+                p.push(piece);
+                for _ in 0..bytes.len() + 1 {
+                    match p.next_chunk() {
+                        Ok(Some(_)) => continue,
+                        _ => break,
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn forms_and_chunks_round_trip(
+            texts in proptest::collection::vec(".{0,24}", 0..8),
+            ofs in 0u64..1_000_000,
+            step in 1usize..9,
+        ) {
+            let body = encode_form(ofs, texts.iter().map(String::as_str));
+            let want: Vec<ClientMessage> = texts.iter().map(|t| ClientMessage::Text(t.clone())).collect();
+            match decode_form(&body).unwrap() {
+                None => proptest::prop_assert!(texts.is_empty()),
+                Some(f) => {
+                    proptest::prop_assert_eq!(f.ofs, ofs);
+                    proptest::prop_assert_eq!(f.messages, want);
+                }
+            }
+            let mut entries = String::new();
+            for (i, t) in texts.iter().enumerate() {
+                if i > 0 {
+                    entries.push(',');
+                }
+                encode_message(ofs + i as u64, t, &mut entries);
+            }
+            if !texts.is_empty() {
+                let got = chunks(chunk(&entries).as_bytes(), step, 1 << 16).unwrap();
+                let arrays = decode_arrays(&got[0]).unwrap();
+                let want: Vec<(u64, ServerArray)> = texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (ofs + i as u64, ServerArray::Message(t.clone())))
+                    .collect();
+                proptest::prop_assert_eq!(arrays, want);
+            }
+        }
+    }
 }
