@@ -7,32 +7,19 @@
 //! client's end closing the spark at once.
 #![cfg(feature = "browserchannel")] // needs the `browserchannel` transformer
 
-use primus::client::{Backoff, Client, ClientEvent, ClientOptions, Strategy};
+use primus::client::{Client, ClientEvent, ClientOptions, Strategy};
 use primus::transformers::browserchannel::BrowserChannelOptions;
-use primus::{Options, Primus, Server};
+use primus::Options;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{next_json, wait_event, WAIT};
+use client_support::{comes_back_as_a_new_spark, fast, next_json, wait_event, WAIT};
 mod node_support;
 use node_support::NodeServer;
 mod server_support;
-use server_support::{contract_command, token_authorizer};
-
-fn options() -> ClientOptions {
-    ClientOptions {
-        transformer: "browserchannel".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(50),
-            max: Some(Duration::from_millis(200)),
-            ..Backoff::default()
-        },
-        ..ClientOptions::default()
-    }
-}
+use server_support::{contract_server, token_authorizer, wait_connected, TestServer};
 
 fn bc() -> Options {
     Options::default()
@@ -40,56 +27,11 @@ fn bc() -> Options {
         .ping_interval(None)
 }
 
-/// Our server with the contract's echo, `end` and `info`.
-fn primus(options: Options) -> Primus {
-    let primus = Primus::new(options).unwrap();
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            if !contract_command(spark, msg.value()) {
-                let _ = spark.write(msg.value());
-            }
-        });
-    });
-    primus
-}
-
-/// Serve `primus` on `addr`; dropping the sender stops it gracefully.
-async fn serve(
-    primus: &Primus,
-    addr: SocketAddr,
-) -> (
-    SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
-) {
-    let running = Server::bind(primus.clone(), addr)
-        .iknowhttpsisbetter(true)
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(running.run_until(async {
-        let _ = stopped.await;
-    }));
-    (addr, stop, task)
-}
-
-async fn wait_connected(primus: &Primus, n: usize) {
-    timeout(WAIT, async {
-        while primus.connected() != n {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("connected() stayed {} (wanted {n})", primus.connected()));
-}
-
 /// What both servers must do for the client: open (writes before it are buffered), echo
 /// in order (more than the 10 KiB a back channel carries before the server ends it), the
 /// id, the query, and the server's end without reconnect.
 async fn scenario(base: &str) {
-    let mut client = Client::new(&format!("{base}/?room=lobby"), options()).unwrap();
+    let mut client = Client::new(&format!("{base}/?room=lobby"), fast("browserchannel")).unwrap();
     let mut events = client.events();
     client.write("early").unwrap();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
@@ -131,25 +73,16 @@ async fn scenario(base: &str) {
 
 /// The server ends the spark with reconnect: the client comes back as a new spark.
 async fn end_with_reconnect(base: &str) {
-    let mut client = Client::new(base, options()).unwrap();
+    let mut client = Client::new(base, fast("browserchannel")).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    client.write(&json!({"cmd": "info"})).unwrap();
-    assert_ne!(next_json(&mut client).await["id"], json!(before));
+    comes_back_as_a_new_spark(&mut client, &mut events).await;
     client.end();
 }
 
 /// Heartbeats ride on the channel: pings answered, nothing closes.
 async fn heartbeats(base: &str) {
-    let client = Client::new(base, options()).unwrap();
+    let client = Client::new(base, fast("browserchannel")).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
     let mut pongs = 0;
@@ -174,7 +107,7 @@ async fn refused_authorization(base: &str) {
         base,
         ClientOptions {
             strategy: Strategy::NONE,
-            ..options()
+            ..fast("browserchannel")
         },
     )
     .unwrap();
@@ -185,7 +118,7 @@ async fn refused_authorization(base: &str) {
             .any(|e| matches!(e, ClientEvent::Error(err) if err.to_string().contains("401"))),
         "{seen:?}"
     );
-    let mut client = Client::new(&format!("{base}/?token=good"), options()).unwrap();
+    let mut client = Client::new(&format!("{base}/?token=good"), fast("browserchannel")).unwrap();
     client.write("let in").unwrap();
     assert_eq!(next_json(&mut client).await, json!("let in"));
     client.end();
@@ -193,8 +126,9 @@ async fn refused_authorization(base: &str) {
 
 #[tokio::test]
 async fn against_our_server() {
-    let server = primus(bc());
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let server = contract_server(bc());
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
     scenario(&format!("http://{addr}")).await;
     wait_connected(&server, 0).await;
 }
@@ -207,8 +141,9 @@ async fn against_the_reference_server() {
 
 #[tokio::test]
 async fn end_with_reconnect_against_both() {
-    let server = primus(bc());
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let server = contract_server(bc());
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
     end_with_reconnect(&format!("http://{addr}")).await;
     let node = NodeServer::start(&["--transformer", "browserchannel", "--ping-interval", "off"]);
     end_with_reconnect(&node.url()).await;
@@ -216,8 +151,9 @@ async fn end_with_reconnect_against_both() {
 
 #[tokio::test]
 async fn heartbeats_against_both() {
-    let server = primus(bc().ping_interval(Some(Duration::from_millis(200))));
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let server = contract_server(bc().ping_interval(Some(Duration::from_millis(200))));
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
     heartbeats(&format!("http://{addr}")).await;
     let node = NodeServer::start(&["--transformer", "browserchannel", "--ping-interval", "200"]);
     heartbeats(&node.url()).await;
@@ -225,9 +161,10 @@ async fn heartbeats_against_both() {
 
 #[tokio::test]
 async fn refused_authorization_against_both() {
-    let server = primus(bc());
+    let server = contract_server(bc());
     token_authorizer(&server);
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
     refused_authorization(&format!("http://{addr}")).await;
     let node = NodeServer::start(&[
         "--transformer",
@@ -242,23 +179,23 @@ async fn refused_authorization_against_both() {
 
 #[tokio::test]
 async fn reconnects_after_a_server_restart() {
-    let first = primus(bc());
-    let (addr, stop, task) = serve(&first, "127.0.0.1:0".parse().unwrap()).await;
-    let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    let first = contract_server(bc());
+    let running = TestServer::serve(first.clone()).await;
+    let addr = running.addr;
+    let mut client = Client::new(&format!("http://{addr}"), fast("browserchannel")).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
     client.write("one").unwrap();
     assert_eq!(next_json(&mut client).await, json!("one"));
     // A graceful shutdown ends the sparks with reconnect (`stop` on the back channel) and
     // completes although back channels are long-lived responses.
-    drop(stop);
-    timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+    running.shutdown().await.unwrap();
     wait_event(&mut events, "reconnect scheduled", |e| {
         matches!(e, ClientEvent::ReconnectScheduled(_))
     })
     .await;
-    let again = primus(bc());
-    let (_, _stop, _task) = serve(&again, addr).await;
+    let again = contract_server(bc());
+    let _running = TestServer::serve_on(again.clone(), addr).await;
     wait_event(&mut events, "reconnected", |e| {
         matches!(e, ClientEvent::Reconnected(_))
     })
@@ -273,11 +210,12 @@ async fn reconnects_after_a_server_restart() {
 async fn the_clients_end_closes_the_spark_at_once() {
     // A long session timeout: only the client's terminate can end the spark quickly.
     let server =
-        primus(bc().browserchannel(
+        contract_server(bc().browserchannel(
             BrowserChannelOptions::default().session_timeout(Duration::from_secs(60)),
         ));
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
-    let client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
+    let client = Client::new(&format!("http://{addr}"), fast("browserchannel")).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
     client.write("last words").unwrap();
@@ -294,8 +232,9 @@ async fn the_clients_end_closes_the_spark_at_once() {
 
 #[tokio::test]
 async fn from_server_picks_browserchannel_up() {
-    let server = primus(bc());
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let server = contract_server(bc());
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
     let mut client =
         Client::from_server(&server, &format!("http://{addr}"), ClientOptions::default()).unwrap();
     client.write("from spec").unwrap();

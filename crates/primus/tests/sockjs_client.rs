@@ -6,52 +6,37 @@
 
 mod server_support;
 
-use primus::client::{Backoff, Client, ClientEvent, ClientOptions, TransportOptions};
+use primus::client::{Client, ClientEvent, ClientOptions, TransportOptions};
 use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
 use serde_json::json;
-use server_support::{contract_command, TestServer};
+use server_support::{contract_server, TestServer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{next_json, wait_event, WAIT};
+use client_support::{comes_back_as_a_new_spark, fast, next_json, wait_event, WAIT};
 
 mod node_support;
 use node_support::NodeServer;
 
 /// Our server with the same control protocol subset (echo, `end`, `info`).
 async fn ours() -> TestServer {
-    let primus = primus::Primus::new(
+    TestServer::serve(contract_server(
         primus::Options::default()
             .transformer("sockjs")
             .ping_interval(None),
-    )
-    .unwrap();
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            if !contract_command(spark, msg.value()) {
-                let _ = spark.write(msg.value());
-            }
-        });
-    });
-    TestServer::serve(primus).await
+    ))
+    .await
 }
 
 fn options(transports: &[SockJsTransport]) -> ClientOptions {
     ClientOptions {
-        transformer: "sockjs".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(50),
-            max: Some(Duration::from_millis(200)),
-            ..Backoff::default()
-        },
         transport: TransportOptions {
             sockjs: SockJsClientOptions::default().transports(transports.iter().copied()),
             ..TransportOptions::default()
         },
-        ..ClientOptions::default()
+        ..fast("sockjs")
     }
 }
 
@@ -95,18 +80,7 @@ async fn reconnects(url: &str, transports: &[SockJsTransport]) {
     let mut client = Client::new(url, options(transports)).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    let first = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    let second = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    assert_ne!(first, second);
-    client.write("again").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("again"));
+    comes_back_as_a_new_spark(&mut client, &mut events).await;
     client.end();
 }
 

@@ -3,83 +3,27 @@
 //! restart and reconnect, and the client's end closing the spark.
 #![cfg(feature = "sse")] // needs the `sse` transformer
 
-use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
-use primus::{Options, Primus, Server};
+use primus::client::{Client, ClientEvent, ClientOptions};
+use primus::Options;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{next_json, wait_event, WAIT};
+use client_support::{fast, next_json, wait_event, WAIT};
 mod server_support;
-use server_support::contract_command;
+use server_support::{contract_server, wait_connected, TestServer};
 
 fn sse() -> Options {
     Options::default().transformer("sse").ping_interval(None)
 }
 
-fn primus(options: Options) -> Primus {
-    let primus = Primus::new(options).unwrap();
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            if !contract_command(spark, msg.value()) {
-                let _ = spark.write(msg.value());
-            }
-        });
-    });
-    primus
-}
-
-/// Serve `primus` on `addr`; dropping the sender stops it gracefully.
-async fn serve(
-    primus: &Primus,
-    addr: SocketAddr,
-) -> (
-    SocketAddr,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), primus::PrimusError>>,
-) {
-    let running = Server::bind(primus.clone(), addr)
-        .iknowhttpsisbetter(true)
-        .start()
-        .await
-        .unwrap();
-    let addr = running.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(running.run_until(async {
-        let _ = stopped.await;
-    }));
-    (addr, stop, task)
-}
-
-fn options() -> ClientOptions {
-    ClientOptions {
-        transformer: "sse".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(50),
-            max: Some(Duration::from_millis(200)),
-            ..Backoff::default()
-        },
-        ..ClientOptions::default()
-    }
-}
-
-async fn wait_connected(primus: &Primus, n: usize) {
-    for _ in 0..500 {
-        if primus.connected() == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("connected() stayed {} (wanted {n})", primus.connected());
-}
-
 #[tokio::test]
 async fn opens_echoes_and_ends_on_the_servers_end() {
-    let server = primus(sse());
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
-    let mut client = Client::new(&format!("http://{addr}/?room=lobby"), options()).unwrap();
+    let server = contract_server(sse());
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
+    let mut client = Client::new(&format!("http://{addr}/?room=lobby"), fast("sse")).unwrap();
     let mut events = client.events();
     client.write("early").unwrap();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
@@ -118,9 +62,10 @@ async fn opens_echoes_and_ends_on_the_servers_end() {
 
 #[tokio::test]
 async fn binary_parsers_work() {
-    let server = primus(sse().parser("msgpack"));
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
-    let mut client = Client::from_server(&server, &format!("http://{addr}"), options()).unwrap();
+    let server = contract_server(sse().parser("msgpack"));
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
+    let mut client = Client::from_server(&server, &format!("http://{addr}"), fast("sse")).unwrap();
     for v in [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)] {
         client.write(&v).unwrap();
         assert_eq!(next_json(&mut client).await, v);
@@ -130,23 +75,23 @@ async fn binary_parsers_work() {
 
 #[tokio::test]
 async fn reconnects_after_a_server_restart() {
-    let first = primus(sse());
-    let (addr, stop, task) = serve(&first, "127.0.0.1:0".parse().unwrap()).await;
-    let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    let first = contract_server(sse());
+    let running = TestServer::serve(first.clone()).await;
+    let addr = running.addr;
+    let mut client = Client::new(&format!("http://{addr}"), fast("sse")).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
     client.write("one").unwrap();
     assert_eq!(next_json(&mut client).await, json!("one"));
     // A graceful shutdown ends the sparks with reconnect: the streams end and the server
     // stops even though they are long-lived responses.
-    drop(stop);
-    timeout(WAIT, task).await.unwrap().unwrap().unwrap();
+    running.shutdown().await.unwrap();
     wait_event(&mut events, "reconnect scheduled", |e| {
         matches!(e, ClientEvent::ReconnectScheduled(_))
     })
     .await;
-    let again = primus(sse());
-    let (_, _stop, _task) = serve(&again, addr).await;
+    let again = contract_server(sse());
+    let _running = TestServer::serve_on(again.clone(), addr).await;
     wait_event(&mut events, "reconnected", |e| {
         matches!(e, ClientEvent::Reconnected(_))
     })
@@ -173,10 +118,11 @@ async fn reconnects_after_a_server_restart() {
 #[tokio::test]
 async fn the_clients_end_closes_the_spark_at_once() {
     // A long disconnect delay: only the client's DELETE can end the spark quickly.
-    let server = primus(sse().sse(
+    let server = contract_server(sse().sse(
         primus::transformers::sse::SseOptions::default().disconnect_delay(Duration::from_secs(30)),
     ));
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
     let ended = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     {
         let ended = ended.clone();
@@ -185,7 +131,7 @@ async fn the_clients_end_closes_the_spark_at_once() {
             spark.on_end(move |_| ended.lock().unwrap().push(()));
         });
     }
-    let client = Client::new(&format!("http://{addr}"), options()).unwrap();
+    let client = Client::new(&format!("http://{addr}"), fast("sse")).unwrap();
     let mut events = client.events();
     wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
     client.write("last words").unwrap();
@@ -204,13 +150,14 @@ async fn the_clients_end_closes_the_spark_at_once() {
 #[cfg(feature = "websockets")] // the other server is a websockets one
 #[tokio::test]
 async fn a_server_that_is_not_sse_is_an_error() {
-    let server = primus(Options::default().ping_interval(None));
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let server = contract_server(Options::default().ping_interval(None));
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
     let client = Client::new(
         &format!("http://{addr}"),
         ClientOptions {
             strategy: primus::client::Strategy::NONE,
-            ..options()
+            ..fast("sse")
         },
     )
     .unwrap();

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use futures_util::StreamExt;
-use primus::client::{Client, ClientEvent};
+use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
 use serde_json::Value as Json;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -41,4 +41,37 @@ pub async fn wait_event(
             other => panic!("no {what}: {other:?}; saw {seen:?}"),
         }
     }
+}
+
+/// Client options for `transformer` with a fast reconnect (50 ms, at most 200 ms).
+pub fn fast(transformer: &str) -> ClientOptions {
+    ClientOptions {
+        transformer: transformer.into(),
+        reconnect: Backoff {
+            min: Duration::from_millis(50),
+            max: Some(Duration::from_millis(200)),
+            ..Backoff::default()
+        },
+        ..ClientOptions::default()
+    }
+}
+
+/// The server ends the spark with reconnect (the interop contract's `{cmd: "end",
+/// reconnect: true}`): the open client comes back as a new spark and carries on.
+pub async fn comes_back_as_a_new_spark(
+    client: &mut Client,
+    events: &mut broadcast::Receiver<ClientEvent>,
+) {
+    let first = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    client
+        .write(&serde_json::json!({"cmd": "end", "reconnect": true}))
+        .unwrap();
+    wait_event(events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    let second = timeout(WAIT, client.id()).await.unwrap().unwrap();
+    assert_ne!(first, second);
+    client.write("again").unwrap();
+    assert_eq!(next_json(client).await, serde_json::json!("again"));
 }

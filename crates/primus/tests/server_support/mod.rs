@@ -58,7 +58,13 @@ impl TestServer {
 
     /// Serve an already configured [`Primus`] (handlers registered before connections).
     pub async fn serve(primus: Primus) -> TestServer {
-        let running = primus::Server::bind(primus.clone(), "127.0.0.1:0".parse().unwrap())
+        Self::serve_on(primus, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// [`serve`](Self::serve) on a given address (to restart a server where its clients
+    /// expect it).
+    pub async fn serve_on(primus: Primus, addr: SocketAddr) -> TestServer {
+        let running = primus::Server::bind(primus.clone(), addr)
             .iknowhttpsisbetter(true)
             .start()
             .await
@@ -621,6 +627,25 @@ pub fn contract_command(spark: &primus::Spark, v: &primus::Value) -> bool {
         _ => return false,
     }
     true
+}
+
+/// A server that echoes and obeys [`contract_command`].
+pub fn contract_server(options: Options) -> Primus {
+    let primus = Primus::new(options).expect("valid options");
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            if !contract_command(spark, msg.value()) {
+                let _ = spark.write(msg.value());
+            }
+        });
+    });
+    primus
+}
+
+/// Wait (within [`WAIT`]) until the server has `n` sparks.
+pub async fn wait_connected(primus: &Primus, n: usize) {
+    let what = format!("{n} sparks");
+    wait_until(WAIT, &what, || primus.connected() == n).await
 }
 
 /// An authorizer that lets requests whose query has `token=good` in, and refuses the
