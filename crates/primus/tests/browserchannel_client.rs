@@ -15,7 +15,10 @@ use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{comes_back_as_a_new_spark, fast, next_json, wait_event, WAIT};
+use client_support::{
+    comes_back_as_a_new_spark, ends_for_good, fast, next_json, reconnects_after_a_restart,
+    wait_event, WAIT,
+};
 mod node_support;
 use node_support::NodeServer;
 mod server_support;
@@ -60,15 +63,7 @@ async fn scenario(base: &str) {
     assert_eq!(info["query"]["room"], "lobby");
     assert_eq!(info["query"]["VER"], "8");
     assert!(info["query"].get("_primuscb").is_none(), "{info}");
-    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
-    assert_eq!(next_json(&mut client).await, json!("bye"));
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    assert!(
-        !seen
-            .iter()
-            .any(|e| matches!(e, ClientEvent::ReconnectScheduled(_))),
-        "{seen:?}"
-    );
+    ends_for_good(&mut client, &mut events).await;
 }
 
 /// The server ends the spark with reconnect: the client comes back as a new spark.
@@ -179,31 +174,11 @@ async fn refused_authorization_against_both() {
 
 #[tokio::test]
 async fn reconnects_after_a_server_restart() {
-    let first = contract_server(bc());
-    let running = TestServer::serve(first.clone()).await;
-    let addr = running.addr;
-    let mut client = Client::new(&format!("http://{addr}"), fast("browserchannel")).unwrap();
-    let mut events = client.events();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    client.write("one").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("one"));
-    // A graceful shutdown ends the sparks with reconnect (`stop` on the back channel) and
-    // completes although back channels are long-lived responses.
-    running.shutdown().await.unwrap();
-    wait_event(&mut events, "reconnect scheduled", |e| {
-        matches!(e, ClientEvent::ReconnectScheduled(_))
-    })
-    .await;
-    let again = contract_server(bc());
-    let _running = TestServer::serve_on(again.clone(), addr).await;
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    client.write("after restart").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("after restart"));
+    // A graceful shutdown sends `stop` on every back channel.
+    let (client, _events, again) =
+        reconnects_after_a_restart(|| contract_server(bc()), fast("browserchannel")).await;
     client.end();
-    wait_connected(&again, 0).await;
+    wait_connected(&again.primus, 0).await;
 }
 
 #[tokio::test]

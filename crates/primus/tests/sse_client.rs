@@ -10,7 +10,10 @@ use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
-use client_support::{fast, next_json, wait_event, WAIT};
+use client_support::{
+    comes_back_as_a_new_spark, ends_for_good, fast, next_json, reconnects_after_a_restart,
+    wait_event, WAIT,
+};
 mod server_support;
 use server_support::{contract_server, wait_connected, TestServer};
 
@@ -50,13 +53,7 @@ async fn opens_echoes_and_ends_on_the_servers_end() {
     assert_eq!(info["id"], json!(id));
     assert_eq!(info["query"]["room"], "lobby");
     assert_eq!(server.sse_sessions(), 1);
-    client.write(&json!({"cmd": "end", "data": "bye"})).unwrap();
-    assert_eq!(next_json(&mut client).await, json!("bye"));
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    assert!(
-        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
-        "{seen:?}"
-    );
+    ends_for_good(&mut client, &mut events).await;
     wait_connected(&server, 0).await;
 }
 
@@ -75,44 +72,12 @@ async fn binary_parsers_work() {
 
 #[tokio::test]
 async fn reconnects_after_a_server_restart() {
-    let first = contract_server(sse());
-    let running = TestServer::serve(first.clone()).await;
-    let addr = running.addr;
-    let mut client = Client::new(&format!("http://{addr}"), fast("sse")).unwrap();
-    let mut events = client.events();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    client.write("one").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("one"));
-    // A graceful shutdown ends the sparks with reconnect: the streams end and the server
-    // stops even though they are long-lived responses.
-    running.shutdown().await.unwrap();
-    wait_event(&mut events, "reconnect scheduled", |e| {
-        matches!(e, ClientEvent::ReconnectScheduled(_))
-    })
-    .await;
-    let again = contract_server(sse());
-    let _running = TestServer::serve_on(again.clone(), addr).await;
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    client.write("after restart").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("after restart"));
-    assert_eq!(again.connected(), 1);
+    let (mut client, mut events, again) =
+        reconnects_after_a_restart(|| contract_server(sse()), fast("sse")).await;
     // The server drops the spark with reconnect: a new spark, the client carries on.
-    let before = timeout(WAIT, client.id()).await.unwrap().unwrap();
-    client
-        .write(&json!({"cmd": "end", "reconnect": true}))
-        .unwrap();
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    client.write(&json!({"cmd": "info"})).unwrap();
-    let info = next_json(&mut client).await;
-    assert_ne!(info["id"], json!(before));
+    comes_back_as_a_new_spark(&mut client, &mut events).await;
     client.end();
-    wait_connected(&again, 0).await;
+    wait_connected(&again.primus, 0).await;
 }
 
 #[tokio::test]

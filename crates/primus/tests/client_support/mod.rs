@@ -1,4 +1,6 @@
-//! Shared helpers for the Rust client tests: bounded waits for messages and events.
+//! Shared helpers for the Rust client tests: bounded waits for messages and events, and
+//! checks every transport must pass. [`reconnects_after_a_restart`] needs
+//! `server_support` next to this module (every file that uses it has both).
 #![allow(dead_code)]
 
 use futures_util::StreamExt;
@@ -74,4 +76,60 @@ pub async fn comes_back_as_a_new_spark(
     assert_ne!(first, second);
     client.write("again").unwrap();
     assert_eq!(next_json(client).await, serde_json::json!("again"));
+}
+
+/// A server made by `make` restarts gracefully on the same address: the open client sees
+/// its spark end with reconnect (the graceful shutdown completes although the transport's
+/// responses are long-lived), reconnects to the new server and carries on. Returns the
+/// client, its events and the new server for more checks.
+pub async fn reconnects_after_a_restart(
+    make: impl Fn() -> primus::Primus,
+    options: ClientOptions,
+) -> (
+    Client,
+    broadcast::Receiver<ClientEvent>,
+    super::server_support::TestServer,
+) {
+    use super::server_support::TestServer;
+    let running = TestServer::serve(make()).await;
+    let addr = running.addr;
+    let mut client = Client::new(&format!("http://{addr}"), options).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    client.write("one").unwrap();
+    assert_eq!(next_json(&mut client).await, serde_json::json!("one"));
+    running.shutdown().await.unwrap();
+    wait_event(&mut events, "reconnect scheduled", |e| {
+        matches!(e, ClientEvent::ReconnectScheduled(_))
+    })
+    .await;
+    let again = TestServer::serve_on(make(), addr).await;
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    client.write("after restart").unwrap();
+    assert_eq!(
+        next_json(&mut client).await,
+        serde_json::json!("after restart")
+    );
+    assert_eq!(again.primus.connected(), 1);
+    (client, events, again)
+}
+
+/// The server ends the spark without reconnect (`{cmd: "end", data: "bye"}`): the last
+/// message arrives, then `end`, and the client does not reconnect.
+pub async fn ends_for_good(client: &mut Client, events: &mut broadcast::Receiver<ClientEvent>) {
+    client
+        .write(&serde_json::json!({"cmd": "end", "data": "bye"}))
+        .unwrap();
+    assert_eq!(next_json(client).await, serde_json::json!("bye"));
+    let seen = wait_event(events, "end", |e| matches!(e, ClientEvent::End)).await;
+    assert!(
+        !seen.iter().any(|e| matches!(
+            e,
+            ClientEvent::ReconnectScheduled(_) | ClientEvent::Reconnect(_)
+        )),
+        "{seen:?}"
+    );
 }
