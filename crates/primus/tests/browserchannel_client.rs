@@ -16,8 +16,8 @@ use tokio::time::timeout;
 
 mod client_support;
 use client_support::{
-    comes_back_as_a_new_spark, ends_for_good, fast, next_json, reconnects_after_a_restart,
-    wait_event, WAIT,
+    comes_back_as_a_new_spark, ends_for_good, fast, next_json, opens_and_echoes,
+    reconnects_after_a_restart, wait_event, WAIT,
 };
 mod node_support;
 use node_support::NodeServer;
@@ -34,20 +34,8 @@ fn bc() -> Options {
 /// in order (more than the 10 KiB a back channel carries before the server ends it), the
 /// id, the query, and the server's end without reconnect.
 async fn scenario(base: &str) {
-    let mut client = Client::new(&format!("{base}/?room=lobby"), fast("browserchannel")).unwrap();
-    let mut events = client.events();
-    client.write("early").unwrap();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    assert_eq!(next_json(&mut client).await, json!("early"));
-    for v in [
-        json!({"a": [1, "é", null]}),
-        json!("\u{2028}😀 two\nlines\r\n&=%+"),
-        json!(0),
-        json!(""),
-    ] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
+    let (mut client, mut events) =
+        opens_and_echoes(&format!("{base}/?room=lobby"), fast("browserchannel")).await;
     // 40 KiB in 200 messages: several forward requests, several back channels.
     let long = "x".repeat(200);
     for i in 0..200 {

@@ -11,8 +11,8 @@ use tokio::time::timeout;
 
 mod client_support;
 use client_support::{
-    comes_back_as_a_new_spark, ends_for_good, fast, next_json, reconnects_after_a_restart,
-    wait_event, WAIT,
+    comes_back_as_a_new_spark, ends_for_good, fast, next_json, opens_and_echoes,
+    reconnects_after_a_restart, wait_event, WAIT,
 };
 mod server_support;
 use server_support::{contract_server, wait_connected, TestServer};
@@ -26,20 +26,8 @@ async fn opens_echoes_and_ends_on_the_servers_end() {
     let server = contract_server(sse());
     let running = TestServer::serve(server.clone()).await;
     let addr = running.addr;
-    let mut client = Client::new(&format!("http://{addr}/?room=lobby"), fast("sse")).unwrap();
-    let mut events = client.events();
-    client.write("early").unwrap();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    assert_eq!(next_json(&mut client).await, json!("early"));
-    for v in [
-        json!({"a": [1, "é", null]}),
-        json!("\u{2028}😀 two\nlines\r\n"),
-        json!(0),
-        json!(""),
-    ] {
-        client.write(&v).unwrap();
-        assert_eq!(next_json(&mut client).await, v);
-    }
+    let (mut client, mut events) =
+        opens_and_echoes(&format!("http://{addr}/?room=lobby"), fast("sse")).await;
     // Many messages in a row (several POSTs while one is under way), in order.
     for i in 0..200 {
         client.write(&i).unwrap();

@@ -133,3 +133,27 @@ pub async fn ends_for_good(client: &mut Client, events: &mut broadcast::Receiver
         "{seen:?}"
     );
 }
+
+/// Open a client on `url`: a write made before `open` is buffered and echoed first, then
+/// values that need escaping on any transport (U+2028, emoji, line breaks, `&=%+`, `0`,
+/// the empty string) come back as they went. Returns the open client and its events.
+pub async fn opens_and_echoes(
+    url: &str,
+    options: ClientOptions,
+) -> (Client, broadcast::Receiver<ClientEvent>) {
+    let mut client = Client::new(url, options).unwrap();
+    let mut events = client.events();
+    client.write("early").unwrap();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    assert_eq!(next_json(&mut client).await, serde_json::json!("early"));
+    for v in [
+        serde_json::json!({"a": [1, "é", null]}),
+        serde_json::json!("\u{2028}😀 two\nlines\r\n&=%+"),
+        serde_json::json!(0),
+        serde_json::json!(""),
+    ] {
+        client.write(&v).unwrap();
+        assert_eq!(next_json(&mut client).await, v);
+    }
+    (client, events)
+}
