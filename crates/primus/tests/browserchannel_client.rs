@@ -16,8 +16,8 @@ use tokio::time::timeout;
 
 mod client_support;
 use client_support::{
-    comes_back_as_a_new_spark, ends_for_good, fast, next_json, opens_and_echoes,
-    reconnects_after_a_restart, wait_event, WAIT,
+    comes_back_as_a_new_spark, end_is_seen_at_once, ends_for_good, fast, next_json,
+    opens_and_echoes, reconnects_after_a_restart, wait_event, WAIT,
 };
 mod node_support;
 use node_support::NodeServer;
@@ -178,19 +178,10 @@ async fn the_clients_end_closes_the_spark_at_once() {
         ));
     let running = TestServer::serve(server.clone()).await;
     let addr = running.addr;
-    let client = Client::new(&format!("http://{addr}"), fast("browserchannel")).unwrap();
-    let mut events = client.events();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    client.write("last words").unwrap();
-    client.end();
-    wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    timeout(Duration::from_secs(3), async {
-        while server.connected() != 0 || server.browserchannel_sessions() != 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    end_is_seen_at_once(&format!("http://{addr}"), fast("browserchannel"), || {
+        server.connected() == 0 && server.browserchannel_sessions() == 0
     })
-    .await
-    .expect("the spark ended well before the session timeout");
+    .await;
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ use tokio::time::timeout;
 
 mod client_support;
 use client_support::{
-    comes_back_as_a_new_spark, ends_for_good, fast, next_json, opens_and_echoes,
-    reconnects_after_a_restart, wait_event, WAIT,
+    comes_back_as_a_new_spark, end_is_seen_at_once, ends_for_good, fast, next_json,
+    opens_and_echoes, reconnects_after_a_restart, wait_event, WAIT,
 };
 mod server_support;
 use server_support::{contract_server, wait_connected, TestServer};
@@ -84,19 +84,10 @@ async fn the_clients_end_closes_the_spark_at_once() {
             spark.on_end(move |_| ended.lock().unwrap().push(()));
         });
     }
-    let client = Client::new(&format!("http://{addr}"), fast("sse")).unwrap();
-    let mut events = client.events();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    client.write("last words").unwrap();
-    client.end();
-    wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    timeout(Duration::from_secs(3), async {
-        while server.connected() != 0 || server.sse_sessions() != 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    end_is_seen_at_once(&format!("http://{addr}"), fast("sse"), || {
+        server.connected() == 0 && server.sse_sessions() == 0
     })
-    .await
-    .expect("the spark ended well before the disconnect delay");
+    .await;
     assert_eq!(ended.lock().unwrap().len(), 1);
 }
 

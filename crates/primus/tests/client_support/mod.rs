@@ -157,3 +157,21 @@ pub async fn opens_and_echoes(
     }
     (client, events)
 }
+
+/// The client writes a last message and ends: `gone` (the server has no spark or session
+/// left) must hold within 3 s, well before any server-side timeout the caller configured.
+pub async fn end_is_seen_at_once(url: &str, options: ClientOptions, gone: impl Fn() -> bool) {
+    let client = Client::new(url, options).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    client.write("last words").unwrap();
+    client.end();
+    wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    timeout(Duration::from_secs(3), async {
+        while !gone() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the server saw the end well before its own timeout");
+}
