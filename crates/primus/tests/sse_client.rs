@@ -3,7 +3,7 @@
 //! restart and reconnect, and the client's end closing the spark.
 #![cfg(feature = "sse")] // needs the `sse` transformer
 
-use primus::client::{Client, ClientEvent, ClientOptions};
+use primus::client::Client;
 use primus::Options;
 use serde_json::json;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio::time::timeout;
 mod client_support;
 use client_support::{
     comes_back_as_a_new_spark, end_is_seen_at_once, ends_for_good, fast, next_json,
-    opens_and_echoes, reconnects_after_a_restart, wait_event, WAIT,
+    opens_and_echoes, reconnects_after_a_restart, WAIT,
 };
 mod server_support;
 use server_support::{contract_server, wait_connected, TestServer};
@@ -99,17 +99,20 @@ async fn a_server_that_is_not_sse_is_an_error() {
     let addr = running.addr;
     let client = Client::new(
         &format!("http://{addr}"),
-        ClientOptions {
+        primus::client::ClientOptions {
             strategy: primus::client::Strategy::NONE,
             ..fast("sse")
         },
     )
     .unwrap();
     let mut events = client.events();
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    let seen = client_support::wait_event(&mut events, "end", |e| {
+        matches!(e, primus::client::ClientEvent::End)
+    })
+    .await;
     assert!(
         seen.iter()
-            .any(|e| matches!(e, ClientEvent::Error(err) if err.to_string().contains("426"))),
+            .any(|e| matches!(e, primus::client::ClientEvent::Error(err) if err.to_string().contains("426"))),
         "{seen:?}"
     );
 }

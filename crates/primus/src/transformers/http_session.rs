@@ -2,7 +2,7 @@
 //! streaming response body fed by a session task through a bounded channel, and random
 //! session ids.
 
-use crate::service::{HttpResponse, RequestBody};
+use crate::service::HttpResponse;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::pin::Pin;
@@ -37,6 +37,7 @@ impl http_body::Body for ChannelBody {
 }
 
 /// Why a request body could not be read.
+#[cfg(any(feature = "sockjs", feature = "browserchannel"))]
 pub(crate) enum ReadError {
     /// More than the limit.
     TooBig,
@@ -46,7 +47,11 @@ pub(crate) enum ReadError {
 
 /// Read a request body, refusing more than `limit` bytes (nothing past the limit is
 /// buffered).
-pub(crate) async fn read_body(mut body: RequestBody, limit: usize) -> Result<Bytes, ReadError> {
+#[cfg(any(feature = "sockjs", feature = "browserchannel"))]
+pub(crate) async fn read_body(
+    mut body: crate::service::RequestBody,
+    limit: usize,
+) -> Result<Bytes, ReadError> {
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| ReadError::Broken)?;
@@ -62,6 +67,7 @@ pub(crate) async fn read_body(mut body: RequestBody, limit: usize) -> Result<Byt
 
 /// 128 random bits, base64url without padding (22 characters): a session id is the
 /// capability to act on the session, so it must not be guessable.
+#[cfg(any(feature = "sse", feature = "browserchannel"))]
 pub(crate) fn session_id() -> String {
     let mut b64 = String::with_capacity(24);
     primus_core::engineio::base64_encode_into(&rand::random::<[u8; 16]>(), &mut b64);
@@ -75,7 +81,7 @@ pub(crate) fn session_id() -> String {
         .collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "sse", feature = "browserchannel")))]
 mod tests {
     use super::*;
 
