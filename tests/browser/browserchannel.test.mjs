@@ -3,8 +3,8 @@
 // the common behaviour (restart, offline, ends) is in transformers.test.mjs. Here: the wire
 // as the page sees it (forward-channel POSTs of `req<N>__S` maps, batched; a streaming back
 // channel reopened after the server ends it), text that needs escaping both ways, the
-// server's end reported as `Stopped by server`, and binary parsers refused by the
-// transport.
+// server's end reported as `Stopped by server`, binary parsers refused by the transport,
+// and a session whose answer comes after the client ended terminated at once.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage, connect, waitEvent, roundTrip, sleep } from './lib/harness.mjs';
@@ -96,6 +96,63 @@ describe('browser client over browserchannel: the wire', () => {
     }));
     assert.match(err, /carries text only/);
     await page.evaluate(() => window.binary.end());
+    await page.close();
+  });
+});
+
+describe('browser client over browserchannel: sessions', () => {
+  let browser;
+  let server;
+
+  before(async () => {
+    browser = await launchBrowser();
+    // Default heartbeat (30 s): nothing but the transport ends a session within the test.
+    server = await startServer({ transformer: 'browserchannel' });
+  });
+
+  after(async () => {
+    if (server) await server.stop();
+    if (browser) await browser.close();
+  });
+
+  it('a client ended while its session is being made terminates that session', async () => {
+    const page = await openPage(browser.context, server.port);
+    await connect(page, FAST);
+    const count = async () => (await roundTrip(page, { cmd: 'count' })).count;
+    const n = await count();
+    // Hold the next session request (a POST without SID) until the client has ended.
+    let release;
+    const held = new Promise((resolve) => {
+      release = resolve;
+    });
+    let seen;
+    const seenPost = new Promise((resolve) => {
+      seen = resolve;
+    });
+    await page.route(/\/primus\/bind\?/, async (route) => {
+      const req = route.request();
+      if (req.method() === 'POST' && !new URL(req.url()).searchParams.has('SID')) {
+        seen();
+        await held;
+      }
+      await route.continue();
+    });
+    await page.evaluate((fast) => {
+      window.early = new Primus(fast);
+    }, FAST);
+    await seenPost;
+    await page.evaluate(() => window.early.end());
+    release();
+    // The session answer arrives after end(): the transport terminates it at once, well
+    // before the server's 30 s session timeout.
+    let now = n + 1;
+    for (let i = 0; i < 30 && now !== n; i++) {
+      await sleep(100);
+      now = await count();
+    }
+    assert.equal(now, n);
+    await page.unroute(/\/primus\/bind\?/);
+    await page.evaluate(() => window.primus.end());
     await page.close();
   });
 });

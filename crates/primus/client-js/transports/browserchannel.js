@@ -74,7 +74,6 @@ class BrowserChannelSocket {
       if (!res.ok) throw new Error('browserchannel: session request answered ' + res.status);
       return res.text();
     }).then((text) => {
-      if (this.state !== 'connecting') return;
       const arrays = [];
       for (const chunk of bcChunks({ buf: text })) arrays.push(...JSON.parse(chunk));
       const first = arrays.shift();
@@ -83,6 +82,8 @@ class BrowserChannelSocket {
       }
       this.sid = first[1][1];
       this.lastArrayId = first[0];
+      // Closed while the session was being made: end it at once rather than let it time out.
+      if (this.state !== 'connecting') return this.terminate();
       this.state = 'open';
       this.onopen();
       this.deliver(arrays);
@@ -205,7 +206,11 @@ class BrowserChannelSocket {
     this.state = 'closed';
     this.outbox = [];
     this.stopBackChannel();
-    if (!open) return;
+    if (open) this.terminate();
+  }
+
+  /** `GET …&TYPE=terminate`: the server ends the session and its spark. */
+  terminate() {
     const params = 'SID=' + encodeURIComponent(this.sid) + '&RID=' + this.rid++ + '&AID=' + this.lastArrayId + '&TYPE=terminate';
     this.request(params, { keepalive: true }).catch(() => {});
   }

@@ -276,20 +276,21 @@ impl Server {
             }
         }
         let (tx, rx) = oneshot::channel();
-        let answer = match session.cmd.send(Command::Status(tx)).await {
-            Ok(()) => timeout(self.write_timeout, rx)
-                .await
-                .ok()
-                .and_then(Result::ok),
-            Err(_) => None,
-        };
-        match answer {
-            Some(a) => with_headers(full(
+        if session.cmd.send(Command::Status(tx)).await.is_err() {
+            return refusal(StatusCode::BAD_REQUEST, "Unknown SID");
+        }
+        match timeout(self.write_timeout, rx).await {
+            Ok(Ok(a)) => with_headers(full(
                 StatusCode::OK,
                 PLAIN,
                 codec::forward_answer(a.back_channel, a.last_sent, a.outstanding),
             )),
-            None => refusal(StatusCode::BAD_REQUEST, "Unknown SID"),
+            Ok(Err(_)) => refusal(StatusCode::BAD_REQUEST, "Unknown SID"),
+            // The task is stuck writing to a back channel nobody reads.
+            Err(_) => refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Session busy: its back channel is not being read",
+            ),
         }
     }
 
