@@ -39,7 +39,7 @@ describe('the official Primus client (built by the Node reference) against our s
     if (browser) await browser.close();
   });
 
-  for (const transformer of ['websockets', 'engine.io', 'sockjs']) {
+  for (const transformer of ['websockets', 'engine.io', 'sockjs', 'browserchannel']) {
     it(`over ${transformer}: connects, echoes, reconnects after end-all, ends on server end()`, async () => {
       const library = referenceLibrary(transformer);
       assert.match(library, /primus/i);

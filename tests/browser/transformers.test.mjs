@@ -9,7 +9,7 @@ const FAST = { reconnect: { min: 100, max: 1000, retries: 30 } };
 
 // webtransport (HTTP/3) needs QUIC, which the other launches keep off; its own cases are in
 // webtransport.test.mjs.
-for (const transformer of ['websockets', 'engine.io', 'sockjs', 'faye', 'uws', 'socket.io', 'webtransport']) {
+for (const transformer of ['websockets', 'engine.io', 'sockjs', 'faye', 'uws', 'socket.io', 'browserchannel', 'webtransport']) {
   describe(`browser client over ${transformer}`, () => {
     let browser;
     let server;

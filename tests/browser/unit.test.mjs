@@ -192,7 +192,9 @@ describe('client logic (node --test, no browser)', () => {
     const Faye = Primus.createSocket({ transformer: 'faye' });
     assert.equal(Faye.prototype.client, Primus.transports.websockets);
     assert.equal(new Faye('http://x.test', { manual: true }).transformer, 'faye');
-    assert.throws(() => Primus.createSocket({ transformer: 'browserchannel' }), /Unknown transformer/);
+    // browserchannel has its own transport (not a bundle of the closure-compiled BCSocket).
+    assert.equal(Primus.createSocket({ transformer: 'browserchannel' }).prototype.client, Primus.transports.browserchannel);
+    assert.throws(() => Primus.createSocket({ transformer: 'carrier-pigeon' }), /Unknown transformer/);
   });
 
   it('reconnect: scheduled → reconnect → reconnected, and reconnect failed after retries', async () => {

@@ -10,7 +10,8 @@
  * CLI flags (all optional, `--flag value` form):
  *   --port <n>              TCP port on 127.0.0.1; 0 (default) = let the OS pick a free one.
  *   --pathname <p>          Primus pathname, default `/primus`.
- *   --transformer <name>    default `websockets`; the suites also use `engine.io`, `sockjs` and `faye`.
+ *   --transformer <name>    default `websockets`; the suites also use `engine.io`, `sockjs`, `faye`
+ *                           and `browserchannel`.
  *   --parser <name>         default `json` (the suite only uses json).
  *   --ping-interval <ms|off> server heartbeat interval in ms, default 30000;
  *                           `off` (or 0) disables heartbeats (spec.pingInterval === false).

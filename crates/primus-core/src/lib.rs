@@ -12,8 +12,8 @@
 //! - the runtime-free halves of transformers: Engine.IO packets ([`engineio`]), Socket.IO
 //!   protocol 5 packets ([`socketio`]), Socket.IO 0.9 packets and payloads
 //!   ([`socketio09`]) and SockJS frames ([`sockjs`]), the Server-Sent Events format of the
-//!   `sse` transformer ([`sse`]), the stream framing of the `webtransport` transformer
-//!   ([`webtransport`]);
+//!   `sse` transformer ([`sse`]), BrowserChannel maps and chunks ([`browserchannel`]), the
+//!   stream framing of the `webtransport` transformer ([`webtransport`]);
 //! - the client's back-off math ([`backoff`]);
 //! - pure helpers the server needs: [`query`] string parsing and [`forwarded`] address
 //!   resolution.
@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod browserchannel;
 pub mod engineio;
 pub mod forwarded;
 mod frame;

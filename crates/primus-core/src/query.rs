@@ -182,8 +182,13 @@ pub fn parse(qs: &str) -> Query {
     out
 }
 
-/// `+` → space, then [`unescape`].
-fn decode_component(s: &str) -> String {
+/// Decode one key or value of a query string or form body: `+` → space, then
+/// [`unescape`].
+///
+/// ```
+/// assert_eq!(primus_core::query::decode_component("a+b%2Bc"), "a b+c");
+/// ```
+pub fn decode_component(s: &str) -> String {
     if s.contains('+') {
         unescape(&s.replace('+', " "))
     } else {
@@ -235,6 +240,30 @@ pub fn unescape(s: &str) -> String {
     match String::from_utf8(out) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// Percent-encode like JavaScript's `encodeURIComponent` (and Node's `querystring.escape`),
+/// appending to `out`: ASCII letters, digits and `-_.!~*'()` stay, every other byte of the
+/// UTF-8 form becomes `%XX` (upper-case hex).
+///
+/// ```
+/// let mut out = String::new();
+/// primus_core::query::escape_into("a b&c=d/é~", &mut out);
+/// assert_eq!(out, "a%20b%26c%3Dd%2F%C3%A9~");
+/// assert_eq!(primus_core::query::unescape(&out), "a b&c=d/é~");
+/// ```
+pub fn escape_into(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
     }
 }
 

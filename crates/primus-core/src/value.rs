@@ -881,7 +881,7 @@ fn escape_at(bytes: &[u8], i: usize) -> Option<(&'static str, usize)> {
 
 /// Write `s` as a JSON string literal, escaped like `JSON.stringify` and with U+2028 and
 /// U+2029 escaped the way Primus does before sending.
-fn write_string<W: fmt::Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
+pub(crate) fn write_string<W: fmt::Write + ?Sized>(out: &mut W, s: &str) -> fmt::Result {
     out.write_char('"')?;
     write_string_contents(out, s)?;
     out.write_char('"')

@@ -59,7 +59,7 @@ export interface Packet {
 export type Transform = ((packet: Packet) => boolean | void) | ((packet: Packet, done: (err?: Error | null, keep?: boolean) => void) => void);
 
 export interface SocketOptions {
-  transformer?: 'websockets' | 'engine.io' | 'sockjs' | 'faye' | 'sse' | 'uws' | 'lws' | 'socket.io' | string;
+  transformer?: 'websockets' | 'engine.io' | 'sockjs' | 'faye' | 'sse' | 'uws' | 'lws' | 'socket.io' | 'browserchannel' | 'webtransport' | string;
   parser?: 'json' | 'msgpack' | 'ejson' | 'binary' | string;
   pathname?: string;
   authorization?: boolean;

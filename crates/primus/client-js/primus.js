@@ -881,7 +881,8 @@ Primus.yeast = yeast;
 Primus.transports = {};
 /**
  * The wiring of a transport whose socket has `open()`, `send(data)`, `close()` and the
- * `onopen/onmessage/onerror/onclose` callbacks (the HTTP transports: engine.io, sse).
+ * `onopen/onmessage/onerror/onclose` callbacks (the HTTP transports: engine.io, sse,
+ * browserchannel).
  * `create(opts)` makes a socket from the URL options of each (re)connection.
  */
 Primus.socketClient = function socketClient(primus, create) {

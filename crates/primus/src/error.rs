@@ -10,7 +10,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum PrimusError {
     /// The transformer name is not one we ship.
-    #[error("unknown transformer `{0}`: use one of websockets, engine.io, sockjs, faye, uws, lws, sse, socket.io, webtransport")]
+    #[error("unknown transformer `{0}`: use one of websockets, engine.io, sockjs, faye, uws, lws, sse, socket.io, browserchannel, webtransport")]
     UnknownTransformer(String),
     /// The transformer exists but this build of primus-rs left it out (its Cargo feature
     /// is off).
@@ -96,4 +96,11 @@ pub enum SparkError {
     /// The peer did not take our messages in time: the spark is closed.
     #[error("peer too slow: {0}")]
     SlowPeer(String),
+    /// A binary frame was queued (`Spark::write_frame`) on a transformer that carries text
+    /// only: the frame is dropped, the connection stays.
+    #[error("the `{transformer}` transformer carries text only: a binary frame was dropped (use a text parser and text frames)")]
+    TextOnly {
+        /// The transformer (`browserchannel`).
+        transformer: &'static str,
+    },
 }

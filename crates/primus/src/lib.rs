@@ -13,7 +13,7 @@
 //! - Parsers, values and the `primus::` protocol come from [`primus_core`].
 //!
 //! # Cargo features
-//! `websockets`, `engineio`, `sockjs`, `faye`, `uws` (one per transformer: server half, Rust client
+//! `websockets`, `engineio`, `sockjs`, `faye`, `uws`, `sse`, `browserchannel` (one per transformer: server half, Rust client
 //! transport, browser transport; at least one), `tls` (HTTPS server, `wss://` client),
 //! `session` (the session plugin) and `cli` (the `primus` binary) are all on by default, and
 //! so is `socketio` (the `socket.io` transformer, all three halves on `engineio`'s).

@@ -4,8 +4,8 @@
 //!
 //! The client is our own plain JavaScript (folder `client-js/` of this crate, embedded
 //! here at compile time): the core, every transport (websockets, engine.io, sockjs, sse,
-//! socket.io on top of engine.io's, webtransport; faye is the websockets one under another
-//! name) and every
+//! socket.io on top of engine.io's, browserchannel, webtransport; faye is the websockets one
+//! under another name) and every
 //! parser (json, msgpack, ejson, binary). The server fills in its settings: the pathname,
 //! the version, the transformer and parser it uses, the `pingTimeout` default
 //! (`P + round(P/2)` for a `ping_interval` of `P` ms, `false` when heartbeats are off),
@@ -62,6 +62,11 @@ const TRANSPORTS: &[(&str, &str)] = &[
         "webtransport",
         include_str!("../client-js/transports/webtransport.js"),
     ),
+    #[cfg(feature = "browserchannel")]
+    (
+        "browserchannel",
+        include_str!("../client-js/transports/browserchannel.js"),
+    ),
 ];
 
 /// Transformers whose browser transport is another one's, as `(name, transport)`: faye is
@@ -105,7 +110,8 @@ pub struct LibraryConfig {
     pub pathname: String,
     /// The server's version.
     pub version: String,
-    /// The transformer's name (`websockets`, `engine.io`, `sockjs`, `faye`, `sse`, …).
+    /// The transformer's name (`websockets`, `engine.io`, `sockjs`, `faye`, `sse`,
+    /// `browserchannel`, …).
     pub transformer: String,
     /// The parser's name (`json`, `msgpack`, `ejson`, `binary`).
     pub parser: String,
@@ -254,6 +260,7 @@ mod tests {
             (cfg!(feature = "sse"), "sse"),
             (cfg!(feature = "socketio"), "socket.io"),
             (cfg!(feature = "webtransport"), "webtransport"),
+            (cfg!(feature = "browserchannel"), "browserchannel"),
         ];
         for (on, t) in compiled {
             assert_eq!(TRANSPORTS.iter().any(|(n, _)| *n == t), on, "{t}");

@@ -98,6 +98,8 @@ pub struct Options {
     pub socketio09: crate::transformers::socketio::legacy::SocketIo09Options,
     /// `webtransport` transformer: its endpoint's handshake, idle and keep-alive timers.
     pub webtransport: crate::transformers::webtransport::WebTransportOptions,
+    /// `browserchannel` transformer: keep-alive, session timeout, back-channel limit.
+    pub browserchannel: crate::transformers::browserchannel::BrowserChannelOptions,
     /// Spark id generator; default: 21-character nanoid-style ids.
     #[serde(skip)]
     pub id_generator: Option<IdGenerator>,
@@ -130,6 +132,7 @@ impl Default for Options {
             sse: Default::default(),
             socketio09: Default::default(),
             webtransport: Default::default(),
+            browserchannel: Default::default(),
             id_generator: None,
         }
     }
@@ -224,6 +227,14 @@ impl Options {
         options: crate::transformers::webtransport::WebTransportOptions,
     ) -> Self {
         self.webtransport = options;
+        self
+    }
+    /// Set the `browserchannel` transformer's settings.
+    pub fn browserchannel(
+        mut self,
+        options: crate::transformers::browserchannel::BrowserChannelOptions,
+    ) -> Self {
+        self.browserchannel = options;
         self
     }
     /// Set the outgoing queue bound.

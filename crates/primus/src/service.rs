@@ -221,7 +221,7 @@ pub(crate) fn is_upgrade<B>(req: &Request<B>) -> bool {
 
 /// Read a transformer's request body, refusing more than `limit` bytes (nothing past the
 /// limit is buffered).
-#[cfg(any(feature = "sockjs", feature = "socketio"))]
+#[cfg(any(feature = "sockjs", feature = "socketio", feature = "browserchannel"))]
 pub(crate) async fn read_body(
     mut body: RequestBody,
     limit: usize,

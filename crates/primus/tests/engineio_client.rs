@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::time::timeout;
 
 mod client_support;
+mod server_support;
 use client_support::{echo_in_order, engineio_modes as modes, fast, next_json, wait_event, WAIT};
 
 fn options(engineio: EngineIoClientOptions) -> ClientOptions {

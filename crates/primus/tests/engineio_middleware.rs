@@ -5,22 +5,12 @@
 
 mod server_support;
 
-use primus::middleware::AuthError;
 use server_support::*;
 
 /// The token travels in the query, which engine.io clients repeat on every request.
 async fn start() -> TestServer {
     let primus = primus::Primus::new(quiet().transformer("engine.io")).unwrap();
-    primus.authorize(|req| {
-        let ok = req.uri.query().unwrap_or("").contains("token=good");
-        async move {
-            if ok {
-                Ok(())
-            } else {
-                Err(AuthError::new("no entry").authenticate("Bearer"))
-            }
-        }
-    });
+    token_authorizer(&primus);
     TestServer::serve(primus).await
 }
 

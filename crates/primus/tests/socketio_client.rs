@@ -17,10 +17,12 @@ use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
 mod client_support;
+mod server_support;
 use client_support::{
-    command_server, echo_in_order, end_with_reconnect_scenario, engineio_modes, fast, next_json,
-    serve, wait_connected, wait_event, WAIT,
+    echo_in_order, end_with_reconnect_scenario, engineio_modes, fast, next_json, serve,
+    wait_connected, wait_event, WAIT,
 };
+use server_support::contract_server;
 
 /// The ways to reach a server over Engine.IO, and one more: binary as WebSocket binary
 /// messages instead of base64 text.
@@ -47,7 +49,7 @@ fn sio() -> Options {
 }
 
 async fn ours(options: Options) -> (Primus, String) {
-    let primus = command_server(options);
+    let primus = contract_server(options);
     let (addr, stop, _task) = serve(&primus, "127.0.0.1:0".parse().unwrap()).await;
     // The server lives as long as the test's runtime.
     std::mem::forget(stop);

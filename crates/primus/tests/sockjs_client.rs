@@ -8,14 +8,13 @@ mod server_support;
 
 use primus::client::{Client, ClientEvent, ClientOptions};
 use primus::transformers::sockjs::client::{SockJsClientOptions, SockJsTransport};
-use server_support::TestServer;
+use server_support::{contract_server, TestServer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 mod client_support;
 use client_support::{
-    command_server, echo_scenario, end_with_reconnect_scenario, fast, server_end_scenario,
-    wait_event,
+    echo_scenario, end_with_reconnect_scenario, fast, server_end_scenario, wait_event,
 };
 
 mod node_support;
@@ -26,7 +25,7 @@ async fn ours() -> TestServer {
     let options = primus::Options::default()
         .transformer("sockjs")
         .ping_interval(None);
-    TestServer::serve(command_server(options)).await
+    TestServer::serve(contract_server(options)).await
 }
 
 fn options(transports: &[SockJsTransport]) -> ClientOptions {

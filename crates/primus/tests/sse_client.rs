@@ -3,17 +3,18 @@
 //! restart and reconnect, and the client's end closing the spark.
 #![cfg(feature = "sse")] // needs the `sse` transformer
 
-use primus::client::{Client, ClientEvent, ClientOptions};
+use primus::client::{Client, ClientOptions};
 use primus::Options;
 use serde_json::json;
 use std::time::Duration;
-use tokio::time::timeout;
 
 mod client_support;
 use client_support::{
-    command_server, echo_all, echo_scenario, end_with_reconnect_scenario, fast, next_json, serve,
-    server_end_scenario, wait_connected, wait_event, WAIT,
+    echo_all, echo_scenario, end_is_seen_at_once, end_with_reconnect_scenario, fast,
+    reconnects_after_a_restart, serve, server_end_scenario, wait_connected,
 };
+mod server_support;
+use server_support::{contract_server, TestServer};
 
 fn sse() -> Options {
     Options::default().transformer("sse").ping_interval(None)
@@ -25,7 +26,7 @@ fn options() -> ClientOptions {
 
 #[tokio::test]
 async fn opens_echoes_and_ends_on_the_servers_end() {
-    let server = command_server(sse());
+    let server = contract_server(sse());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::new(&format!("http://{addr}/?room=lobby"), options()).unwrap();
     // Many messages in a row: several POSTs while one is under way.
@@ -37,7 +38,7 @@ async fn opens_echoes_and_ends_on_the_servers_end() {
 
 #[tokio::test]
 async fn binary_parsers_work() {
-    let server = command_server(sse().parser("msgpack"));
+    let server = contract_server(sse().parser("msgpack"));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::from_server(&server, &format!("http://{addr}"), options()).unwrap();
     let values = [json!("hello"), json!({"bin": [0, 255, 13, 10]}), json!(1.5)];
@@ -47,43 +48,22 @@ async fn binary_parsers_work() {
 
 #[tokio::test]
 async fn reconnects_after_a_server_restart() {
-    let first = command_server(sse());
-    let (addr, stop, task) = serve(&first, "127.0.0.1:0".parse().unwrap()).await;
-    let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
-    let mut events = client.events();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    client.write("one").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("one"));
-    // A graceful shutdown ends the sparks with reconnect: the streams end and the server
-    // stops even though they are long-lived responses.
-    drop(stop);
-    timeout(WAIT, task).await.unwrap().unwrap().unwrap();
-    wait_event(&mut events, "reconnect scheduled", |e| {
-        matches!(e, ClientEvent::ReconnectScheduled(_))
-    })
-    .await;
-    let again = command_server(sse());
-    let (_, _stop, _task) = serve(&again, addr).await;
-    wait_event(&mut events, "reconnected", |e| {
-        matches!(e, ClientEvent::Reconnected(_))
-    })
-    .await;
-    client.write("after restart").unwrap();
-    assert_eq!(next_json(&mut client).await, json!("after restart"));
-    assert_eq!(again.connected(), 1);
+    let (mut client, _events, again) =
+        reconnects_after_a_restart(|| contract_server(sse()), fast("sse")).await;
     // The server drops the spark with reconnect: a new spark, the client carries on.
     end_with_reconnect_scenario(&mut client).await;
     client.end();
-    wait_connected(&again, 0).await;
+    wait_connected(&again.primus, 0).await;
 }
 
 #[tokio::test]
 async fn the_clients_end_closes_the_spark_at_once() {
     // A long disconnect delay: only the client's DELETE can end the spark quickly.
-    let server = command_server(sse().sse(
+    let server = contract_server(sse().sse(
         primus::transformers::sse::SseOptions::default().disconnect_delay(Duration::from_secs(30)),
     ));
-    let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let running = TestServer::serve(server.clone()).await;
+    let addr = running.addr;
     let ended = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     {
         let ended = ended.clone();
@@ -92,40 +72,34 @@ async fn the_clients_end_closes_the_spark_at_once() {
             spark.on_end(move |_| ended.lock().unwrap().push(()));
         });
     }
-    let client = Client::new(&format!("http://{addr}"), options()).unwrap();
-    let mut events = client.events();
-    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
-    client.write("last words").unwrap();
-    client.end();
-    wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
-    timeout(Duration::from_secs(3), async {
-        while server.connected() != 0 || server.sse_sessions() != 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    end_is_seen_at_once(&format!("http://{addr}"), fast("sse"), || {
+        server.connected() == 0 && server.sse_sessions() == 0
     })
-    .await
-    .expect("the spark ended well before the disconnect delay");
+    .await;
     assert_eq!(ended.lock().unwrap().len(), 1);
 }
 
 #[cfg(feature = "websockets")] // the other server is a websockets one
 #[tokio::test]
 async fn a_server_that_is_not_sse_is_an_error() {
-    let server = command_server(Options::default().ping_interval(None));
+    let server = contract_server(Options::default().ping_interval(None));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let client = Client::new(
         &format!("http://{addr}"),
-        ClientOptions {
+        primus::client::ClientOptions {
             strategy: primus::client::Strategy::NONE,
-            ..options()
+            ..fast("sse")
         },
     )
     .unwrap();
     let mut events = client.events();
-    let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    let seen = client_support::wait_event(&mut events, "end", |e| {
+        matches!(e, primus::client::ClientEvent::End)
+    })
+    .await;
     assert!(
         seen.iter()
-            .any(|e| matches!(e, ClientEvent::Error(err) if err.to_string().contains("426"))),
+            .any(|e| matches!(e, primus::client::ClientEvent::Error(err) if err.to_string().contains("426"))),
         "{seen:?}"
     );
 }

@@ -14,8 +14,6 @@ use serde_json::json;
 use server_support::*;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 fn sse() -> Options {
     quiet()
@@ -30,12 +28,10 @@ async fn start_with(options: Options) -> TestServer {
     primus.on_connection(|spark| {
         spark.on_data(|spark, msg| {
             let v = msg.value();
+            if contract_command(spark, v) {
+                return;
+            }
             match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let query = serde_json::to_value(spark.query()).unwrap();
-                    let _ = spark.write(&json!({ "id": spark.id(), "query": query }));
-                }
                 Some("raw") => {
                     let text = v.get("text").and_then(|t| t.as_str()).unwrap_or("");
                     let _ = spark.write_frame(Frame::text(text));
@@ -53,50 +49,19 @@ async fn start() -> TestServer {
     start_with(sse()).await
 }
 
-/// An open event stream read over raw TCP (the chunked body decoded by hand).
+/// An open event stream read over raw TCP.
 struct Stream {
-    tcp: TcpStream,
-    status: u16,
-    head: String,
-    /// Undecoded bytes after the head.
-    pending: Vec<u8>,
-    /// The decoded body so far.
-    raw: Vec<u8>,
+    body: RawStream,
     parser: EventParser,
-    ended: bool,
     session: String,
 }
 
 impl Stream {
     async fn open(addr: SocketAddr, path: &str, accept: &str) -> Stream {
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
         let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n");
-        tcp.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = Vec::new();
-        let end = within("the stream's head", async {
-            loop {
-                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    return i;
-                }
-                let mut chunk = [0u8; 4096];
-                let n = tcp.read(&mut chunk).await.unwrap();
-                assert!(n > 0, "closed before the head");
-                buf.extend_from_slice(&chunk[..n]);
-            }
-        })
-        .await;
-        let head = String::from_utf8(buf[..end].to_vec())
-            .unwrap()
-            .to_ascii_lowercase();
-        let status = head[9..12].parse().unwrap();
         Stream {
-            tcp,
-            status,
-            head,
-            pending: buf[end + 4..].to_vec(),
-            raw: Vec::new(),
+            body: RawStream::open(addr, &req).await,
             parser: EventParser::new(1 << 20),
-            ended: false,
             session: String::new(),
         }
     }
@@ -109,7 +74,7 @@ impl Stream {
             "text/event-stream",
         )
         .await;
-        assert_eq!(s.status, 200, "{}", s.head);
+        assert_eq!(s.body.status, 200, "{}", s.body.head);
         match s.event().await {
             Some(ServerEvent::Open(id)) => s.session = id,
             other => panic!("expected open, got {other:?}"),
@@ -117,56 +82,17 @@ impl Stream {
         s
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-    }
-
-    /// Decode whole chunks from `pending` into `raw` and the parser.
-    fn dechunk(&mut self) {
-        loop {
-            let Some(i) = self.pending.windows(2).position(|w| w == b"\r\n") else {
-                return;
-            };
-            let size = usize::from_str_radix(std::str::from_utf8(&self.pending[..i]).unwrap(), 16)
-                .unwrap();
-            if size == 0 {
-                self.ended = true;
-                return;
-            }
-            if self.pending.len() < i + 2 + size + 2 {
-                return;
-            }
-            let data: Vec<u8> = self.pending[i + 2..i + 2 + size].to_vec();
-            self.pending.drain(..i + 2 + size + 2);
-            self.raw.extend_from_slice(&data);
-            self.parser.push(&data);
-        }
-    }
-
-    /// Read more from the socket; false at EOF.
-    async fn fill(&mut self) -> bool {
-        let mut chunk = [0u8; 8192];
-        let n = self.tcp.read(&mut chunk).await.unwrap_or(0);
-        self.pending.extend_from_slice(&chunk[..n]);
-        n > 0
-    }
-
     /// The next event; `None` once the body ended.
     async fn event(&mut self) -> Option<ServerEvent> {
         within("an event", async {
             loop {
-                self.dechunk();
                 if let Some(e) = self.parser.next_event().unwrap() {
                     if let Some(e) = primus_core::sse::decode_event(&e).unwrap() {
                         return Some(e);
                     }
                     continue;
                 }
-                if self.ended || !self.fill().await {
-                    return None;
-                }
+                self.parser.push(&self.body.more().await?);
             }
         })
         .await
@@ -182,16 +108,7 @@ impl Stream {
 
     /// Wait until the raw body contains `needle`.
     async fn raw_contains(&mut self, needle: &[u8]) {
-        within("raw bytes", async {
-            loop {
-                self.dechunk();
-                if self.raw.windows(needle.len()).any(|w| w == needle) {
-                    return;
-                }
-                assert!(self.fill().await, "stream ended");
-            }
-        })
-        .await
+        self.body.raw_contains(needle).await
     }
 
     async fn post(&self, addr: SocketAddr, body: &str) -> HttpResponse {
@@ -227,15 +144,19 @@ fn line(v: &serde_json::Value) -> String {
 async fn the_stream_opens_with_headers_retry_and_a_session_id_that_is_not_the_spark_id() {
     let server = start().await;
     let mut s = Stream::connect(server.addr).await;
-    assert_eq!(s.header("content-type"), Some("text/event-stream"));
-    assert!(s.header("cache-control").unwrap().contains("no-cache"));
-    assert_eq!(s.header("x-accel-buffering"), Some("no"));
-    assert!(s.head.contains("transfer-encoding: chunked"), "{}", s.head);
+    assert_eq!(s.body.header("content-type"), Some("text/event-stream"));
+    assert!(s.body.header("cache-control").unwrap().contains("no-cache"));
+    assert_eq!(s.body.header("x-accel-buffering"), Some("no"));
+    assert!(
+        s.body.head.contains("transfer-encoding: chunked"),
+        "{}",
+        s.body.head
+    );
     let start = format!("retry: 2147483647\nevent: open\ndata: {}\n\n", s.session);
     assert!(
-        s.raw.starts_with(start.as_bytes()),
+        s.body.raw.starts_with(start.as_bytes()),
         "{:?}",
-        String::from_utf8_lossy(&s.raw)
+        String::from_utf8_lossy(&s.body.raw)
     );
     assert_eq!(s.session.len(), 22);
     assert_eq!(
@@ -413,8 +334,8 @@ async fn the_servers_end_sends_what_is_queued_then_close() {
     assert_eq!(s.text().await, "\"primus::server::close\"");
     assert_eq!(s.event().await, Some(ServerEvent::Close("end".into())));
     assert_eq!(s.event().await, None);
-    assert!(s.ended, "the chunked body ended");
-    assert!(s.raw.ends_with(b"event: close\ndata: end\n\n"));
+    assert!(s.body.ended, "the chunked body ended");
+    assert!(s.body.raw.ends_with(b"event: close\ndata: end\n\n"));
     // Gone for POSTs.
     let res = s.post(server.addr, &line(&json!(1))).await;
     assert_eq!(res.status, 404);

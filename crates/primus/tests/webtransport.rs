@@ -22,21 +22,17 @@ use std::time::{Duration, Instant};
 use tokio::time::timeout;
 
 mod client_support;
+mod server_support;
 use client_support::{
-    contract, echo_all, echo_scenario, end_with_reconnect_scenario, next_json, serve,
-    server_end_scenario, wait_connected, wait_event, WAIT,
+    echo_all, echo_scenario, end_with_reconnect_scenario, next_json, serve, server_end_scenario,
+    wait_connected, wait_event, WAIT,
 };
+use server_support::contract_server;
 
 fn webtransport() -> Options {
     Options::default()
         .transformer("webtransport")
         .ping_interval(None)
-}
-
-fn primus(options: Options) -> Primus {
-    let primus = Primus::new(options).unwrap();
-    contract(&primus);
-    primus
 }
 
 /// Client options trusting the hash the server publishes.
@@ -56,7 +52,7 @@ fn options() -> ClientOptions {
 
 #[tokio::test]
 async fn opens_exchanges_messages_and_ends_on_the_servers_end() {
-    let server = primus(webtransport());
+    let server = contract_server(webtransport());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let info = server
         .webtransport_endpoint()
@@ -77,7 +73,7 @@ async fn opens_exchanges_messages_and_ends_on_the_servers_end() {
 
 #[tokio::test]
 async fn the_binary_parser_and_a_1_mb_message() {
-    let server = primus(webtransport().parser("binary"));
+    let server = contract_server(webtransport().parser("binary"));
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::from_server(&server, &format!("http://{addr}"), options()).unwrap();
     let values = [
@@ -96,7 +92,7 @@ async fn the_binary_parser_and_a_1_mb_message() {
 
 #[tokio::test]
 async fn heartbeats_flow_and_keep_the_connection() {
-    let server = primus(webtransport().ping_interval(Some(Duration::from_millis(200))));
+    let server = contract_server(webtransport().ping_interval(Some(Duration::from_millis(200))));
     let beats = Arc::new(Mutex::new(0usize));
     {
         let beats = beats.clone();
@@ -132,7 +128,7 @@ async fn heartbeats_flow_and_keep_the_connection() {
 
 #[tokio::test]
 async fn end_with_reconnect_and_a_server_restart() {
-    let first = primus(webtransport());
+    let first = contract_server(webtransport());
     let (addr, stop, task) = serve(&first, "127.0.0.1:0".parse().unwrap()).await;
     let old_hash = first.webtransport_endpoint().unwrap().certificate_hashes;
     let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
@@ -148,7 +144,7 @@ async fn end_with_reconnect_and_a_server_restart() {
         matches!(e, ClientEvent::ReconnectScheduled(_))
     })
     .await;
-    let again = primus(webtransport());
+    let again = contract_server(webtransport());
     let (_, _stop, _task) = serve(&again, addr).await;
     assert_ne!(
         again.webtransport_endpoint().unwrap().certificate_hashes,
@@ -167,7 +163,7 @@ async fn end_with_reconnect_and_a_server_restart() {
 
 #[tokio::test]
 async fn authorization_applies_to_the_connect() {
-    let server = primus(webtransport());
+    let server = contract_server(webtransport());
     server.authorize(|req| {
         let ok = req
             .headers
@@ -235,7 +231,7 @@ async fn authorization_applies_to_the_connect() {
 
 #[tokio::test]
 async fn an_oversized_frame_ends_the_spark_and_the_client_comes_back() {
-    let server = primus(webtransport().max_length(1000));
+    let server = contract_server(webtransport().max_length(1000));
     let errors = spark_errors(&server);
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut client = Client::new(&format!("http://{addr}"), options()).unwrap();
@@ -254,7 +250,7 @@ async fn an_oversized_frame_ends_the_spark_and_the_client_comes_back() {
 /// The raw session: what an oversized frame and an unknown frame type get on the wire.
 #[tokio::test]
 async fn the_wire_close_codes_of_refused_frames() {
-    let server = primus(webtransport().max_length(1000));
+    let server = contract_server(webtransport().max_length(1000));
     let (_addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     for (frame, code, reason) in [
         (
@@ -277,7 +273,7 @@ async fn the_wire_close_codes_of_refused_frames() {
 
 #[tokio::test]
 async fn a_hundred_concurrent_clients() {
-    let server = primus(webtransport());
+    let server = contract_server(webtransport());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let hash = server.webtransport_endpoint().unwrap().certificate_hashes[0];
     let started = Instant::now();
@@ -310,7 +306,7 @@ async fn a_hundred_concurrent_clients() {
 
 #[tokio::test]
 async fn the_clients_end_delivers_its_last_message_and_ends_the_spark() {
-    let server = primus(webtransport());
+    let server = contract_server(webtransport());
     let got = Arc::new(Mutex::new(Vec::new()));
     {
         let got = got.clone();
@@ -335,7 +331,7 @@ async fn the_clients_end_delivers_its_last_message_and_ends_the_spark() {
 
 #[tokio::test]
 async fn the_description_over_http() {
-    let server = primus(webtransport());
+    let server = contract_server(webtransport());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let res = get(addr, "/primus/webtransport").await;
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
@@ -355,7 +351,7 @@ async fn the_description_over_http() {
 /// another port: the description tells clients where it is.
 #[tokio::test]
 async fn an_endpoint_run_beside_your_own_http_server() {
-    let server = primus(webtransport());
+    let server = contract_server(webtransport());
     let app: axum::Router = axum::Router::new().layer(server.layer());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -404,7 +400,7 @@ async fn the_https_certificate_serves_udp_too() {
             .join("tests/server_tls")
             .join(name)
     };
-    let server = primus(webtransport());
+    let server = contract_server(webtransport());
     let running = Server::bind(server.clone(), "127.0.0.1:0".parse().unwrap())
         .tls(fixture("cert.pem"), fixture("key.pem"))
         .start()
@@ -526,7 +522,7 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
 /// client reconnects.
 #[tokio::test]
 async fn the_clients_limit_on_incoming_frames() {
-    let server = primus(webtransport());
+    let server = contract_server(webtransport());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
     let mut o = options();
     o.transport.webtransport.max_message_size = 1000;

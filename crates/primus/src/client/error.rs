@@ -11,7 +11,7 @@ pub enum ClientError {
     #[error("invalid client option: {0}")]
     InvalidOptions(String),
     /// The transformer has no Rust client yet.
-    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io`, `sockjs`, `faye`, `sse`, `uws`/`lws`, `socket.io` and `webtransport`")]
+    #[error("unsupported transformer `{0}`: the Rust client speaks `websockets`, `engine.io`, `sockjs`, `faye`, `sse`, `uws`/`lws`, `socket.io`, `browserchannel` and `webtransport`")]
     UnsupportedTransformer(String),
     /// The transformer exists but this build of primus-rs left it out (its Cargo feature
     /// is off).

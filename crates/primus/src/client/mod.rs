@@ -56,7 +56,7 @@ pub(crate) mod net;
 mod options;
 mod shared;
 mod spec;
-mod transport;
+pub(crate) mod transport;
 pub(crate) mod url;
 
 pub use error::ClientError;

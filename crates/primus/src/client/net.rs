@@ -114,3 +114,65 @@ async fn tls(
         endpoint.host
     )))
 }
+
+/// The sending half of a client HTTP/1.1 connection of the HTTP transports.
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
+pub(crate) type HttpSender =
+    hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// One HTTP/1.1 connection to the endpoint, and the task that drives it (it ends once the
+/// sender and every response body are dropped, or when aborted).
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
+pub(crate) async fn http1(
+    endpoint: &Endpoint,
+    options: &ClientOptions,
+) -> Result<(HttpSender, tokio::task::JoinHandle<()>), ClientError> {
+    let io = connect(endpoint, options).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+        .await
+        .map_err(|e| ClientError::Connect(e.to_string()))?;
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok((sender, task))
+}
+
+/// A sender ready for the next request: `sender` when its kept-alive connection still
+/// works, otherwise a new connection.
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
+pub(crate) async fn reuse_or_connect(
+    sender: Option<HttpSender>,
+    endpoint: &Endpoint,
+    options: &ClientOptions,
+) -> Result<HttpSender, ClientError> {
+    if let Some(mut s) = sender {
+        if s.ready().await.is_ok() {
+            return Ok(s);
+        }
+    }
+    Ok(http1(endpoint, options).await?.0)
+}
+
+/// What every request of an HTTP transport carries: `Authorization` from the URL's
+/// credentials, and the transport's extra headers.
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
+pub(crate) fn add_headers(
+    headers: &mut http::HeaderMap,
+    endpoint: &Endpoint,
+    extra: &[(String, String)],
+) -> Result<(), ClientError> {
+    if let Some(auth) = endpoint.basic_auth() {
+        let value = auth
+            .parse()
+            .map_err(|_| ClientError::InvalidUrl("credentials in the URL".into()))?;
+        headers.insert(http::header::AUTHORIZATION, value);
+    }
+    for (name, value) in extra {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| ClientError::InvalidOptions(format!("header name `{name}`: {e}")))?;
+        let value = http::HeaderValue::from_str(value)
+            .map_err(|e| ClientError::InvalidOptions(format!("header `{name}` value: {e}")))?;
+        headers.append(name, value);
+    }
+    Ok(())
+}

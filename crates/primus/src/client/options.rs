@@ -158,6 +158,8 @@ pub struct TransportOptions {
     pub socketio: crate::transformers::socketio::SocketIoClientOptions,
     /// Options of the `webtransport` transformer (how to trust the server, port, limits).
     pub webtransport: crate::transformers::webtransport::WebTransportClientOptions,
+    /// Options of the `browserchannel` transformer (chunk limit, extra headers).
+    pub browserchannel: crate::transformers::browserchannel::BrowserChannelClientOptions,
 }
 
 /// Options of the `websockets` transport.
@@ -331,11 +333,11 @@ mod tests {
             assert!(matches!(o.validate(), Err(ClientError::InvalidOptions(_))));
         }
         let o = ClientOptions {
-            transformer: "browserchannel".into(),
+            transformer: "carrier-pigeon".into(),
             ..Default::default()
         };
         assert!(
-            matches!(o.validate(), Err(ClientError::UnsupportedTransformer(t)) if t == "browserchannel")
+            matches!(o.validate(), Err(ClientError::UnsupportedTransformer(t)) if t == "carrier-pigeon")
         );
     }
 

@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_speak() {
         let spec =
-            Spec::from_json(br#"{"pingInterval":1000,"transformer":"browserchannel"}"#).unwrap();
+            Spec::from_json(br#"{"pingInterval":1000,"transformer":"carrier-pigeon"}"#).unwrap();
         assert!(matches!(
             spec.configure(ClientOptions::default()),
             Err(ClientError::UnsupportedTransformer(_))

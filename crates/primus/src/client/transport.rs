@@ -6,6 +6,8 @@
 
 use super::url::Endpoint;
 use super::{ClientError, ClientOptions};
+#[cfg(feature = "browserchannel")]
+use crate::transformers::browserchannel;
 #[cfg(feature = "engineio")]
 use crate::transformers::engineio;
 #[cfg(feature = "socketio")]
@@ -19,6 +21,20 @@ use crate::transformers::websockets;
 #[cfg(feature = "webtransport")]
 use crate::transformers::webtransport;
 use primus_core::Frame;
+
+/// The text of a frame for a transport that carries text only (`transformer` names it in
+/// the error a binary frame gets).
+#[cfg(any(feature = "sockjs", feature = "browserchannel"))]
+pub(crate) fn text_only(frame: Frame, transformer: &str) -> Result<String, ClientError> {
+    match frame {
+        Frame::Text(b) => {
+            String::from_utf8(b.to_vec()).map_err(|e| ClientError::Encode(e.to_string()))
+        }
+        Frame::Binary(_) => Err(ClientError::Encode(format!(
+            "{transformer} carries text only: use a text parser"
+        ))),
+    }
+}
 
 /// Which transformer the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +59,8 @@ pub(crate) enum Transport {
     SocketIo,
     #[cfg(feature = "webtransport")]
     WebTransport,
+    #[cfg(feature = "browserchannel")]
+    BrowserChannel,
 }
 
 impl Transport {
@@ -65,6 +83,8 @@ impl Transport {
             "sse" => Ok(Transport::Sse),
             #[cfg(feature = "webtransport")]
             "webtransport" => Ok(Transport::WebTransport),
+            #[cfg(feature = "browserchannel")]
+            "browserchannel" => Ok(Transport::BrowserChannel),
             #[cfg(feature = "socketio")]
             "socket.io" => Ok(Transport::SocketIo),
             other => Err(match crate::transformers::known(other) {
@@ -105,6 +125,10 @@ impl Transport {
             Transport::WebTransport => Ok(Connection::WebTransport(
                 webtransport::client::connect(endpoint, options).await?,
             )),
+            #[cfg(feature = "browserchannel")]
+            Transport::BrowserChannel => Ok(Connection::BrowserChannel(
+                browserchannel::client::connect(endpoint, options).await?,
+            )),
         }
     }
 }
@@ -123,6 +147,8 @@ pub(crate) enum Connection {
     Sse(sse::client::Connection),
     #[cfg(feature = "webtransport")]
     WebTransport(webtransport::client::Connection),
+    #[cfg(feature = "browserchannel")]
+    BrowserChannel(browserchannel::client::Connection),
 }
 
 impl Connection {
@@ -139,6 +165,8 @@ impl Connection {
             Connection::Sse(c) => c.recv().await,
             #[cfg(feature = "webtransport")]
             Connection::WebTransport(c) => c.recv().await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.recv().await,
         }
     }
 
@@ -154,6 +182,8 @@ impl Connection {
             Connection::Sse(c) => c.feed(frame).await,
             #[cfg(feature = "webtransport")]
             Connection::WebTransport(c) => c.feed(frame).await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.feed(frame).await,
         }
     }
 
@@ -169,6 +199,8 @@ impl Connection {
             Connection::Sse(c) => c.flush().await,
             #[cfg(feature = "webtransport")]
             Connection::WebTransport(c) => c.flush().await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.flush().await,
         }
     }
 
@@ -186,6 +218,8 @@ impl Connection {
             Connection::Sse(c) => c.begin_close().await,
             #[cfg(feature = "webtransport")]
             Connection::WebTransport(c) => c.begin_close().await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.begin_close().await,
         }
     }
 
@@ -202,6 +236,8 @@ impl Connection {
             Connection::Sse(c) => c.close().await,
             #[cfg(feature = "webtransport")]
             Connection::WebTransport(c) => c.close().await,
+            #[cfg(feature = "browserchannel")]
+            Connection::BrowserChannel(c) => c.close().await,
         }
     }
 }

@@ -130,13 +130,7 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
 /// JavaScript's `encodeURIComponent`.
 pub(crate) fn encode_uri_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    primus_core::query::escape_into(s, &mut out);
     out
 }
 

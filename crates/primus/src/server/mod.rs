@@ -177,10 +177,8 @@ impl Primus {
         }
         let transformer = Transformer::by_name(&options.transformer, &options)?;
         // Text-only transformers refuse binary parsers at start, also ones given by value.
-        #[cfg(feature = "sockjs")]
-        #[allow(irrefutable_let_patterns)] // a sockjs-only build
-        if let Transformer::SockJs(_) = transformer {
-            crate::transformers::sockjs::server::check_parser(&*parser)?;
+        if transformer.text_only() {
+            crate::transformers::check_text_parser(transformer.name(), &*parser)?;
         }
         let pathname = options.normalized_pathname();
         let primus = Primus {

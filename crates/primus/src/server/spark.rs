@@ -684,7 +684,12 @@ impl SparkShared {
     /// decode and answer protocol messages ([`receive`](Self::receive)), then hand user
     /// data to the data handlers or, without handlers, to the stream, waiting while its
     /// queue is full (which is how a slow application slows its peer down).
-    #[cfg(any(feature = "engineio", feature = "sockjs", feature = "sse"))]
+    #[cfg(any(
+        feature = "engineio",
+        feature = "sockjs",
+        feature = "sse",
+        feature = "browserchannel"
+    ))]
     pub(crate) async fn deliver(self: &Arc<Self>, frame: Frame) {
         let Some(msg) = self.receive(frame) else {
             return;

@@ -6,7 +6,8 @@
 //! is closed and each one drains a spark's queue in its own way.
 //!
 //! Each transformer has a Cargo feature of the same name (`websockets`, `engineio`,
-//! `sockjs`, `faye`, …; all on by default but `webtransport`). With a feature off, its `server` and `client`
+//! `sockjs`, `faye`, `sse`, `uws`, `socketio`, `browserchannel`, `webtransport`; all on by
+//! default but `webtransport`). With a feature off, its `server` and `client`
 //! halves and its browser transport are left out; its option types stay, so `Options`
 //! reads the same config files in every build, and selecting it gives
 //! [`PrimusError::TransformerNotCompiled`]. The WebSocket engine in
@@ -16,8 +17,10 @@
 //! POST up) goes beyond the reference. [`uws`] (also named `lws`) is plain WebSocket on a
 //! second engine, fastwebsockets, with the websockets client halves. [`socketio`]
 //! (`socket.io`) is engine.io with Socket.IO protocol 5 framing, on both halves, plus a
-//! Socket.IO 0.9 server. [`webtransport`] (beyond the reference, experimental, off by
-//! default) carries Primus over WebTransport (HTTP/3 over UDP) with an endpoint of its own.
+//! Socket.IO 0.9 server. [`browserchannel`] is Google's BrowserChannel as npm
+//! `browserchannel` 2.1 speaks it (forward-channel POSTs, back-channel chunks).
+//! [`webtransport`] (beyond the reference, experimental, off by default) carries Primus
+//! over WebTransport (HTTP/3 over UDP) with an endpoint of its own.
 
 #[cfg(not(any(
     feature = "websockets",
@@ -27,15 +30,20 @@
     feature = "sse",
     feature = "uws",
     feature = "socketio",
+    feature = "browserchannel",
     feature = "webtransport"
 )))]
 compile_error!(
     "primus-rs needs at least one transformer: enable one of its features \
-     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`, `webtransport`"
+     `websockets`, `engineio`, `sockjs`, `faye`, `sse`, `uws`, `socketio`, `browserchannel`, \
+     `webtransport`"
 );
 
+pub mod browserchannel;
 pub mod engineio;
 pub mod faye;
+#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
+pub(crate) mod http_session;
 pub mod socketio;
 pub mod sockjs;
 pub mod sse;
@@ -47,7 +55,33 @@ use crate::error::PrimusError;
 use crate::options::Options;
 use crate::server::Inner;
 use crate::service::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Refuse a parser that produces binary frames for a transformer that carries text only
+/// (`transformer` names it in the error).
+pub(crate) fn check_text_parser(
+    transformer: &str,
+    parser: &dyn primus_core::Parser,
+) -> Result<(), PrimusError> {
+    if parser.is_binary() {
+        return Err(PrimusError::InvalidOption {
+            name: "parser",
+            reason: format!(
+                "the `{}` parser produces binary frames, but {transformer} carries text only: \
+                 use a text parser (json, ejson) or another transformer (websockets, engine.io)",
+                parser.name()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Milliseconds in a config file, a [`Duration`] in the options (`deserialize_with`).
+pub(crate) fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
+}
 
 /// The server half of the configured transformer.
 #[derive(Debug)]
@@ -74,6 +108,9 @@ pub(crate) enum Transformer {
     /// WebTransport sessions from its UDP endpoint; over TCP it describes the endpoint.
     #[cfg(feature = "webtransport")]
     WebTransport(webtransport::server::Server),
+    /// Google's BrowserChannel: forward-channel POSTs, back-channel chunks.
+    #[cfg(feature = "browserchannel")]
+    BrowserChannel(browserchannel::server::Server),
 }
 
 /// Every transformer primus-rs has, compiled in or not: its name and its Cargo feature.
@@ -87,6 +124,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("lws", "uws"),
     ("socket.io", "socketio"),
     ("webtransport", "webtransport"),
+    ("browserchannel", "browserchannel"),
 ];
 
 /// A lower-case transformer name's canonical name and Cargo feature, `None` when
@@ -125,6 +163,10 @@ impl Transformer {
             "webtransport" => Ok(Transformer::WebTransport(
                 webtransport::server::Server::new(options),
             )),
+            #[cfg(feature = "browserchannel")]
+            "browserchannel" => Ok(Transformer::BrowserChannel(
+                browserchannel::server::Server::new(options),
+            )),
             other => Err(match known(other) {
                 Some((name, feature)) => PrimusError::TransformerNotCompiled { name, feature },
                 None => PrimusError::UnknownTransformer(other.to_string()),
@@ -151,6 +193,8 @@ impl Transformer {
             Transformer::SocketIo(_) => "socket.io",
             #[cfg(feature = "webtransport")]
             Transformer::WebTransport(_) => "webtransport",
+            #[cfg(feature = "browserchannel")]
+            Transformer::BrowserChannel(_) => "browserchannel",
         }
     }
 
@@ -161,6 +205,19 @@ impl Transformer {
             Transformer::WebTransport(t) => Some(t),
             #[allow(unreachable_patterns)] // a webtransport-only build
             _ => None,
+        }
+    }
+
+    /// Whether this transformer carries text frames only, so binary parsers are refused
+    /// when the server is built ([`check_text_parser`]).
+    pub(crate) fn text_only(&self) -> bool {
+        match self {
+            #[cfg(feature = "sockjs")]
+            Transformer::SockJs(_) => true,
+            #[cfg(feature = "browserchannel")]
+            Transformer::BrowserChannel(_) => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
         }
     }
 
@@ -183,6 +240,8 @@ impl Transformer {
             Transformer::SocketIo(t) => t.handle(server, req).await,
             #[cfg(feature = "webtransport")]
             Transformer::WebTransport(t) => t.handle(server, req),
+            #[cfg(feature = "browserchannel")]
+            Transformer::BrowserChannel(t) => t.handle(server, req).await,
         }
     }
 }
@@ -202,6 +261,7 @@ mod tests {
             "uws" => cfg!(feature = "uws"),
             "socketio" => cfg!(feature = "socketio"),
             "webtransport" => cfg!(feature = "webtransport"),
+            "browserchannel" => cfg!(feature = "browserchannel"),
             other => panic!("no feature {other}"),
         }
     }
@@ -234,8 +294,37 @@ mod tests {
             ));
         }
         assert!(matches!(
-            Transformer::by_name("browserchannel", &Options::default()),
-            Err(PrimusError::UnknownTransformer(n)) if n == "browserchannel"
+            Transformer::by_name("carrier-pigeon", &Options::default()),
+            Err(PrimusError::UnknownTransformer(n)) if n == "carrier-pigeon"
         ));
+    }
+
+    #[test]
+    fn binary_parsers_are_refused() {
+        #[derive(Debug)]
+        struct Bin;
+        impl primus_core::Parser for Bin {
+            fn name(&self) -> &str {
+                "bin"
+            }
+            fn encode(
+                &self,
+                _: &dyn erased_serde::Serialize,
+            ) -> Result<primus_core::Frame, primus_core::ParserError> {
+                Ok(primus_core::Frame::Binary(Default::default()))
+            }
+            fn decode(
+                &self,
+                _: &primus_core::Frame,
+            ) -> Result<primus_core::Value, primus_core::ParserError> {
+                Ok(primus_core::Value::Null)
+            }
+            fn is_binary(&self) -> bool {
+                true
+            }
+        }
+        let err = check_text_parser("sockjs", &Bin).unwrap_err().to_string();
+        assert!(err.contains("sockjs carries text only"), "{err}");
+        assert!(check_text_parser("sockjs", &primus_core::parser::Json).is_ok());
     }
 }

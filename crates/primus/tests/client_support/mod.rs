@@ -4,7 +4,7 @@
 
 use futures_util::StreamExt;
 use primus::client::{Backoff, Client, ClientEvent, ClientOptions};
-use primus::{Options, Primus, PrimusError, Server};
+use primus::{Primus, PrimusError, Server};
 use serde_json::{json, Value as Json};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -94,44 +94,6 @@ pub async fn wait_event(
     }
 }
 
-/// The control contract the client tests' servers follow: echo; `{cmd: "end", data,
-/// reconnect}` ends the spark; `{cmd: "info"}` answers with the spark's `id`, `query`,
-/// `headers` (name → value), `address` (the IP) and `secure`.
-pub fn contract(primus: &Primus) {
-    primus.on_connection(|spark| {
-        spark.on_data(|spark, msg| {
-            let v = msg.value();
-            match v.get("cmd").and_then(|c| c.as_str()) {
-                Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
-                Some("info") => {
-                    let headers: serde_json::Map<String, Json> = spark
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
-                        .collect();
-                    let _ = spark.write(&json!({
-                        "id": spark.id(),
-                        "query": serde_json::to_value(spark.query()).unwrap(),
-                        "headers": headers,
-                        "address": spark.address().ip.to_string(),
-                        "secure": spark.info().peer.secure,
-                    }));
-                }
-                _ => {
-                    let _ = spark.write(v);
-                }
-            }
-        });
-    });
-}
-
-/// A [`contract`] server made from `options`.
-pub fn command_server(options: Options) -> Primus {
-    let primus = Primus::new(options).unwrap();
-    contract(&primus);
-    primus
-}
-
 /// Serve `primus` on `addr` with the standalone [`Server`]; dropping the sender stops it
 /// gracefully, and the task ends with the server.
 pub async fn serve(
@@ -182,7 +144,7 @@ pub async fn echo_scenario(client: &mut Client, many: usize, query: bool) -> Jso
         client,
         &[
             json!({"a": [1, "é", null]}),
-            json!("\u{2028}😀 two\nlines\r\n"),
+            json!("\u{2028}😀 two\nlines\r\n&=%+"),
             json!(0),
             json!(""),
         ],
@@ -211,7 +173,10 @@ pub async fn server_end_scenario(client: &mut Client) {
     assert_eq!(next_json(client).await, json!("bye"));
     let seen = wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
     assert!(
-        !seen.iter().any(|e| matches!(e, ClientEvent::Reconnect(_))),
+        !seen.iter().any(|e| matches!(
+            e,
+            ClientEvent::ReconnectScheduled(_) | ClientEvent::Reconnect(_)
+        )),
         "{seen:?}"
     );
 }
@@ -239,4 +204,58 @@ pub async fn end_with_reconnect_scenario(client: &mut Client) {
     let second = timeout(WAIT, client.id()).await.unwrap().unwrap();
     assert_ne!(first, second);
     echo_all(client, &[json!("again")]).await;
+}
+
+/// A server made by `make` restarts gracefully on the same address: the open client sees
+/// its spark end with reconnect (the graceful shutdown completes although the transport's
+/// responses are long-lived), reconnects to the new server and carries on. Returns the
+/// client, its events and the new server for more checks.
+pub async fn reconnects_after_a_restart(
+    make: impl Fn() -> Primus,
+    options: ClientOptions,
+) -> (
+    Client,
+    broadcast::Receiver<ClientEvent>,
+    super::server_support::TestServer,
+) {
+    use super::server_support::TestServer;
+    let running = TestServer::serve(make()).await;
+    let addr = running.addr;
+    let mut client = Client::new(&format!("http://{addr}"), options).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    client.write("one").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("one"));
+    running.shutdown().await.unwrap();
+    wait_event(&mut events, "reconnect scheduled", |e| {
+        matches!(e, ClientEvent::ReconnectScheduled(_))
+    })
+    .await;
+    let again = TestServer::serve_on(make(), addr).await;
+    wait_event(&mut events, "reconnected", |e| {
+        matches!(e, ClientEvent::Reconnected(_))
+    })
+    .await;
+    client.write("after restart").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("after restart"));
+    assert_eq!(again.primus.connected(), 1);
+    (client, events, again)
+}
+
+/// The client writes a last message and ends: `gone` (the server has no spark or session
+/// left) must hold within 3 s, well before any server-side timeout the caller configured.
+pub async fn end_is_seen_at_once(url: &str, options: ClientOptions, gone: impl Fn() -> bool) {
+    let client = Client::new(url, options).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    client.write("last words").unwrap();
+    client.end();
+    wait_event(&mut events, "end", |e| matches!(e, ClientEvent::End)).await;
+    timeout(Duration::from_secs(3), async {
+        while !gone() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the server saw the end well before its own timeout");
 }

@@ -58,7 +58,13 @@ impl TestServer {
 
     /// Serve an already configured [`Primus`] (handlers registered before connections).
     pub async fn serve(primus: Primus) -> TestServer {
-        let running = primus::Server::bind(primus.clone(), "127.0.0.1:0".parse().unwrap())
+        Self::serve_on(primus, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// [`serve`](Self::serve) on a given address (to restart a server where its clients
+    /// expect it).
+    pub async fn serve_on(primus: Primus, addr: SocketAddr) -> TestServer {
+        let running = primus::Server::bind(primus.clone(), addr)
             .iknowhttpsisbetter(true)
             .start()
             .await
@@ -620,4 +626,187 @@ pub fn echo_recording(primus: &Primus) -> std::sync::Arc<std::sync::Mutex<Seen>>
         spark.on_end(move |_| t.lock().unwrap().ends += 1);
     });
     seen
+}
+
+// ---------------------------------------------------------------------------------------
+// The interop contract and authorization, as the Rust tests use them
+// ---------------------------------------------------------------------------------------
+
+/// The control commands of the interop contract (`tests/interop/reference-server.mjs`)
+/// the Rust tests use: `{cmd: "end", data?, reconnect?}` and `{cmd: "info"}` (the spark's
+/// `id`, `query`, `headers` (name → value), `address` (the IP) and `secure`). Returns
+/// false for anything else, which the caller echoes or handles itself.
+pub fn contract_command(spark: &primus::Spark, v: &primus::Value) -> bool {
+    match v.get("cmd").and_then(|c| c.as_str()) {
+        Some("end") => spark.end(v.get("data"), v.get("reconnect").is_some()),
+        Some("info") => {
+            let headers: serde_json::Map<String, serde_json::Value> = spark
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::json!(v.to_str().unwrap_or(""))))
+                .collect();
+            let _ = spark.write(&serde_json::json!({
+                "id": spark.id(),
+                "query": serde_json::to_value(spark.query()).unwrap(),
+                "headers": headers,
+                "address": spark.address().ip.to_string(),
+                "secure": spark.info().peer.secure,
+            }));
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Make `primus`'s sparks echo and obey [`contract_command`].
+pub fn contract(primus: &Primus) {
+    primus.on_connection(|spark| {
+        spark.on_data(|spark, msg| {
+            if !contract_command(spark, msg.value()) {
+                let _ = spark.write(msg.value());
+            }
+        });
+    });
+}
+
+/// A [`contract`] server made from `options`.
+pub fn contract_server(options: Options) -> Primus {
+    let primus = Primus::new(options).expect("valid options");
+    contract(&primus);
+    primus
+}
+
+/// Wait (within [`WAIT`]) until the server has `n` sparks.
+pub async fn wait_connected(primus: &Primus, n: usize) {
+    let what = format!("{n} sparks");
+    wait_until(WAIT, &what, || primus.connected() == n).await
+}
+
+/// An authorizer that lets requests whose query has `token=good` in, and refuses the
+/// others with `401` and `WWW-Authenticate: Bearer`.
+pub fn token_authorizer(primus: &Primus) {
+    primus.authorize(|req| {
+        let ok = req.uri.query().unwrap_or("").contains("token=good");
+        async move {
+            if ok {
+                Ok(())
+            } else {
+                Err(primus::middleware::AuthError::new("no entry").authenticate("Bearer"))
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// A streaming HTTP response over raw TCP
+// ---------------------------------------------------------------------------------------
+
+/// A streaming response (SSE stream, back channel) read over raw TCP: its head, then its
+/// chunked body decoded as it arrives.
+pub struct RawStream {
+    tcp: TcpStream,
+    pub status: u16,
+    /// The head, lower-cased.
+    pub head: String,
+    /// Bytes read and not yet decoded.
+    pending: Vec<u8>,
+    /// The decoded body so far.
+    pub raw: Vec<u8>,
+    /// Decoded bytes not yet handed out by [`more`](Self::more).
+    fresh: Vec<u8>,
+    /// The last chunk (or the end of the connection) arrived.
+    pub ended: bool,
+}
+
+impl RawStream {
+    /// Send `request` (a complete HTTP/1.1 request) and read the response's head.
+    pub async fn open(addr: SocketAddr, request: &str) -> RawStream {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let end = within("a response head", async {
+            loop {
+                if let Some(i) = find(&buf, b"\r\n\r\n") {
+                    return i;
+                }
+                let mut chunk = [0u8; 4096];
+                let n = tcp.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "closed before the head");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        })
+        .await;
+        let head = String::from_utf8(buf[..end].to_vec())
+            .unwrap()
+            .to_ascii_lowercase();
+        let status = head[9..12].parse().unwrap();
+        RawStream {
+            tcp,
+            status,
+            head,
+            pending: buf[end + 4..].to_vec(),
+            raw: Vec::new(),
+            fresh: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// A header of the head (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+    }
+
+    /// Decode whole chunks from `pending`.
+    fn dechunk(&mut self) {
+        loop {
+            let Some(i) = find(&self.pending, b"\r\n") else {
+                return;
+            };
+            let size = usize::from_str_radix(std::str::from_utf8(&self.pending[..i]).unwrap(), 16)
+                .unwrap();
+            if size == 0 {
+                self.ended = true;
+                return;
+            }
+            if self.pending.len() < i + 2 + size + 2 {
+                return;
+            }
+            let data: Vec<u8> = self.pending[i + 2..i + 2 + size].to_vec();
+            self.pending.drain(..i + 2 + size + 2);
+            self.raw.extend_from_slice(&data);
+            self.fresh.extend_from_slice(&data);
+        }
+    }
+
+    /// Body bytes decoded since the last call, reading more when there are none (no time
+    /// bound here: callers wrap it); `None` once the body ended and all was handed out.
+    pub async fn more(&mut self) -> Option<Vec<u8>> {
+        loop {
+            self.dechunk();
+            if !self.fresh.is_empty() {
+                return Some(std::mem::take(&mut self.fresh));
+            }
+            if self.ended {
+                return None;
+            }
+            let mut chunk = [0u8; 8192];
+            let n = self.tcp.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                self.ended = true;
+            }
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Wait until the decoded body contains `needle`.
+    pub async fn raw_contains(&mut self, needle: &[u8]) {
+        within("raw bytes", async {
+            while find(&self.raw, needle).is_none() {
+                assert!(self.more().await.is_some(), "the body ended");
+            }
+        })
+        .await
+    }
 }

@@ -36,8 +36,9 @@ pub mod client;
 #[cfg(feature = "engineio")]
 pub mod server;
 
+use super::de_ms;
 use crate::server::Primus;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::time::Duration;
 
 /// Engine.IO settings of the server (the reference passes them in `transport`).
@@ -137,10 +138,6 @@ impl EngineIoClientOptions {
             ..Default::default()
         }
     }
-}
-
-fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    u64::deserialize(d).map(Duration::from_millis)
 }
 
 impl Primus {

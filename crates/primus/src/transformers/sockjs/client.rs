@@ -24,7 +24,6 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use primus_core::sockjs::{self as codec, ServerFrame};
 use primus_core::Frame;
 use std::collections::VecDeque;
@@ -75,7 +74,7 @@ struct Xhr {
     base: String,
     frames: mpsc::Receiver<Result<ServerFrame, ClientError>>,
     task: JoinHandle<()>,
-    sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+    sender: Option<net::HttpSender>,
 }
 
 impl Drop for Xhr {
@@ -159,7 +158,11 @@ async fn connect_ws(
         .as_str()
         .into_client_request()
         .map_err(|e| ClientError::InvalidUrl(format!("`{url}`: {e}")))?;
-    add_headers(request.headers_mut(), endpoint, options)?;
+    net::add_headers(
+        request.headers_mut(),
+        endpoint,
+        &options.transport.sockjs.headers,
+    )?;
     let max = options.transport.sockjs.max_frame;
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
@@ -193,42 +196,6 @@ async fn connect_ws(
     }
 }
 
-fn add_headers(
-    headers: &mut http::HeaderMap,
-    endpoint: &Endpoint,
-    options: &ClientOptions,
-) -> Result<(), ClientError> {
-    if let Some(auth) = endpoint.basic_auth() {
-        let value = auth
-            .parse()
-            .map_err(|_| ClientError::InvalidUrl("credentials in the URL".into()))?;
-        headers.insert(http::header::AUTHORIZATION, value);
-    }
-    for (name, value) in &options.transport.sockjs.headers {
-        let name = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| ClientError::InvalidOptions(format!("header name `{name}`: {e}")))?;
-        let value = http::HeaderValue::from_str(value)
-            .map_err(|e| ClientError::InvalidOptions(format!("header `{name}` value: {e}")))?;
-        headers.append(name, value);
-    }
-    Ok(())
-}
-
-/// One HTTP/1.1 connection; the connection task ends with the returned sender.
-async fn http_conn(
-    endpoint: &Endpoint,
-    options: &ClientOptions,
-) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, ClientError> {
-    let io = net::connect(endpoint, options).await?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| ClientError::Connect(e.to_string()))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
-
 fn post(
     endpoint: &Endpoint,
     options: &ClientOptions,
@@ -240,7 +207,11 @@ fn post(
         .header(http::header::CONTENT_TYPE, "text/plain;charset=UTF-8")
         .body(Full::new(body))
         .map_err(|e| ClientError::InvalidUrl(e.to_string()))?;
-    add_headers(req.headers_mut(), endpoint, options)?;
+    net::add_headers(
+        req.headers_mut(),
+        endpoint,
+        &options.transport.sockjs.headers,
+    )?;
     Ok(req)
 }
 
@@ -251,7 +222,7 @@ async fn open_receiver(
     base: &str,
     transport: SockJsTransport,
 ) -> Result<Incoming, ClientError> {
-    let mut sender = http_conn(endpoint, options).await?;
+    let mut sender = net::http1(endpoint, options).await?.0;
     let req = post(
         endpoint,
         options,
@@ -443,17 +414,9 @@ impl Connection {
 
     /// Queue a frame for sending (call [`flush`](Self::flush) after a batch).
     pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
-        match frame {
-            Frame::Text(b) => {
-                let s = String::from_utf8(b.to_vec())
-                    .map_err(|e| ClientError::Encode(e.to_string()))?;
-                self.out.push(s);
-                Ok(())
-            }
-            Frame::Binary(_) => Err(ClientError::Encode(
-                "sockjs carries text only: use a text parser".into(),
-            )),
-        }
+        self.out
+            .push(crate::client::transport::text_only(frame, "sockjs")?);
+        Ok(())
     }
 
     /// Send what was fed: one WebSocket message or one `xhr_send` request.
@@ -502,13 +465,8 @@ impl Connection {
 impl Xhr {
     async fn send(&mut self, body: Bytes) -> Result<(), ClientError> {
         // Reuse the keep-alive connection; open a new one when it is gone.
-        let mut sender = match self.sender.take() {
-            Some(mut s) => match s.ready().await {
-                Ok(()) => s,
-                Err(_) => http_conn(&self.endpoint, &self.options).await?,
-            },
-            None => http_conn(&self.endpoint, &self.options).await?,
-        };
+        let mut sender =
+            net::reuse_or_connect(self.sender.take(), &self.endpoint, &self.options).await?;
         let req = post(
             &self.endpoint,
             &self.options,

@@ -55,8 +55,9 @@ pub mod client;
 #[cfg(feature = "sockjs")]
 pub mod server;
 
+use super::de_ms;
 use crate::server::Primus;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::time::Duration;
 
 /// Settings of the `sockjs` transformer (`Options::sockjs`), with `sockjs-node`'s names and
@@ -185,10 +186,6 @@ impl SockJsClientOptions {
         self.transports = t.into_iter().collect();
         self
     }
-}
-
-fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    u64::deserialize(d).map(Duration::from_millis)
 }
 
 impl Primus {

@@ -54,18 +54,16 @@ use crate::options::Options;
 use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{body_limit, full, read_body, HttpRequest, HttpResponse};
+use crate::transformers::http_session::ChannelBody;
 use crate::transformers::websockets::server as ws;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use primus_core::sockjs::{self as codec, PayloadError};
 use primus_core::Frame;
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout, Instant};
@@ -113,26 +111,11 @@ pub(crate) struct Server {
     etag: String,
 }
 
-/// Refuse parsers that produce binary frames: SockJS carries text only.
-pub(crate) fn check_parser(parser: &dyn primus_core::Parser) -> Result<(), PrimusError> {
-    if parser.is_binary() {
-        return Err(PrimusError::InvalidOption {
-            name: "parser",
-            reason: format!(
-                "the `{}` parser produces binary frames, but sockjs carries text only: \
-                 use a text parser (json, ejson) or another transformer (websockets, engine.io)",
-                parser.name()
-            ),
-        });
-    }
-    Ok(())
-}
-
 impl Server {
     /// Build from the Primus options; fails for a binary parser.
     pub(crate) fn new(options: &Options) -> Result<Self, PrimusError> {
         if let Ok(parser) = primus_core::parser::by_name(&options.parser) {
-            check_parser(&*parser)?;
+            crate::transformers::check_text_parser("sockjs", &*parser)?;
         }
         Ok(Self::with_settings(options, options.sockjs.clone()))
     }
@@ -620,7 +603,7 @@ impl Server {
                 codec::close_frame(codec::ANOTHER_CONNECTION.0, codec::ANOTHER_CONNECTION.1);
             let _ = receiver.tx.try_send(receiver.framing.wrap(&frame));
         }
-        let mut res = http::Response::new(ChannelBody { rx }.boxed());
+        let mut res = ChannelBody::response(rx);
         *res.status_mut() = status;
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -876,26 +859,6 @@ fn md5(data: &[u8]) -> [u8; 16] {
         out[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
     }
     out
-}
-
-/// A response body fed by the session task through a bounded channel; it ends when the
-/// session drops the sending half.
-struct ChannelBody {
-    rx: mpsc::Receiver<Bytes>,
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = crate::error::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|b| Ok(http_body::Frame::data(b))))
-    }
 }
 
 /// How a receiver wraps each frame.
@@ -1605,6 +1568,7 @@ async fn run_hixie76<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
 
     /// A server half with short timers, driven in process (no TCP).
     fn quick(settings: Settings) -> (crate::Primus, Server) {
@@ -1786,31 +1750,5 @@ mod tests {
             &Framing::HtmlFile("cb".into()).wrap("a[\"</script>\"]")[..],
             b"<script>\np(\"a[\\\"\\u003c/script>\\\"]\");\n</script>\r\n"
         );
-    }
-
-    #[test]
-    fn binary_parsers_are_refused() {
-        #[derive(Debug)]
-        struct Bin;
-        impl primus_core::Parser for Bin {
-            fn name(&self) -> &str {
-                "bin"
-            }
-            fn encode(
-                &self,
-                _: &dyn erased_serde::Serialize,
-            ) -> Result<Frame, primus_core::ParserError> {
-                Ok(Frame::Binary(Bytes::new()))
-            }
-            fn decode(&self, _: &Frame) -> Result<primus_core::Value, primus_core::ParserError> {
-                Ok(primus_core::Value::Null)
-            }
-            fn is_binary(&self) -> bool {
-                true
-            }
-        }
-        let err = check_parser(&Bin).unwrap_err().to_string();
-        assert!(err.contains("sockjs carries text only"), "{err}");
-        assert!(check_parser(&primus_core::parser::Json).is_ok());
     }
 }

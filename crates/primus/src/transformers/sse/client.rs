@@ -23,8 +23,6 @@ use crate::transformers::websockets::client::{query_with_cache_buster, yeast};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use primus_core::sse::{self as codec, EventParser, ServerEvent};
 use primus_core::Frame;
 use std::time::Duration;
@@ -47,7 +45,7 @@ pub(crate) struct Connection {
     /// Lines fed, sent on flush.
     out: String,
     /// The kept-alive connection for POST and DELETE.
-    sender: Option<SendRequest<Full<Bytes>>>,
+    sender: Option<net::HttpSender>,
     /// The stream is over (`close` event, or the body ended).
     closed: bool,
     /// The DELETE was sent.
@@ -83,36 +81,8 @@ fn request(
         .header(http::header::HOST, endpoint.host.as_str())
         .body(Full::new(body))
         .map_err(|e| ClientError::InvalidUrl(e.to_string()))?;
-    let headers = req.headers_mut();
-    if let Some(auth) = endpoint.basic_auth() {
-        let value = auth
-            .parse()
-            .map_err(|_| ClientError::InvalidUrl("credentials in the URL".into()))?;
-        headers.insert(http::header::AUTHORIZATION, value);
-    }
-    for (name, value) in &options.transport.sse.headers {
-        let name = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| ClientError::InvalidOptions(format!("header name `{name}`: {e}")))?;
-        let value = http::HeaderValue::from_str(value)
-            .map_err(|e| ClientError::InvalidOptions(format!("header `{name}` value: {e}")))?;
-        headers.append(name, value);
-    }
+    net::add_headers(req.headers_mut(), endpoint, &options.transport.sse.headers)?;
     Ok(req)
-}
-
-/// One HTTP/1.1 connection and the task that drives it.
-async fn http_conn(
-    endpoint: &Endpoint,
-    options: &ClientOptions,
-) -> Result<(SendRequest<Full<Bytes>>, JoinHandle<()>), ClientError> {
-    let io = net::connect(endpoint, options).await?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| ClientError::Connect(e.to_string()))?;
-    let task = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok((sender, task))
 }
 
 /// Open the stream and wait for its `open` event.
@@ -120,7 +90,7 @@ pub(crate) async fn connect(
     endpoint: &Endpoint,
     options: &ClientOptions,
 ) -> Result<Connection, ClientError> {
-    let (mut sender, stream_task) = http_conn(endpoint, options).await?;
+    let (mut sender, stream_task) = net::http1(endpoint, options).await?;
     let path = format!("{}/sse", options.pathname);
     let mut req = request(endpoint, options, http::Method::GET, &path, Bytes::new())?;
     let h = req.headers_mut();
@@ -257,13 +227,8 @@ impl Connection {
         method: http::Method,
         body: Bytes,
     ) -> Result<http::StatusCode, ClientError> {
-        let mut sender = match self.sender.take() {
-            Some(mut s) => match s.ready().await {
-                Ok(()) => s,
-                Err(_) => http_conn(&self.endpoint, &self.options).await?.0,
-            },
-            None => http_conn(&self.endpoint, &self.options).await?.0,
-        };
+        let mut sender =
+            net::reuse_or_connect(self.sender.take(), &self.endpoint, &self.options).await?;
         let mut req = request(&self.endpoint, &self.options, method, &self.session, body)?;
         req.headers_mut().insert(
             http::header::CONTENT_TYPE,

@@ -77,8 +77,9 @@ pub mod client;
 #[cfg(feature = "sse")]
 pub mod server;
 
+use super::de_ms;
 use crate::server::Primus;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::time::Duration;
 
 /// Settings of the `sse` transformer (`Options::sse`). In a config file:
@@ -158,10 +159,6 @@ impl SseClientOptions {
         self.headers.push((name.into(), value.into()));
         self
     }
-}
-
-fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    u64::deserialize(d).map(Duration::from_millis)
 }
 
 impl Primus {

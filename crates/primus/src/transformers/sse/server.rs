@@ -8,6 +8,7 @@ use crate::options::Options;
 use crate::server::spark::{CloseKind, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{full, method_not_allowed, HttpRequest, HttpResponse, RequestBody};
+use crate::transformers::http_session::{session_id, ChannelBody};
 use crate::transformers::websockets::server as ws;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
@@ -15,9 +16,7 @@ use http_body_util::BodyExt;
 use primus_core::sse::{self as codec, SseError};
 use primus_core::Frame;
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout, Instant};
@@ -157,7 +156,7 @@ impl Server {
                 map.remove(&id);
             }
         });
-        let mut res = http::Response::new(ChannelBody { rx }.boxed());
+        let mut res = ChannelBody::response(rx);
         let h = res.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -414,26 +413,6 @@ async fn stream_gone(tx: &Option<mpsc::Sender<Bytes>>) {
     }
 }
 
-/// A response body fed by the session task through a bounded channel; it ends when the
-/// task drops the sending half.
-struct ChannelBody {
-    rx: mpsc::Receiver<Bytes>,
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = crate::error::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|b| Ok(http_body::Frame::data(b))))
-    }
-}
-
 enum LineError {
     TooLong,
     Broken,
@@ -497,20 +476,6 @@ impl Lines {
     }
 }
 
-/// 128 random bits, base64url without padding (22 characters).
-fn session_id() -> String {
-    let mut b64 = String::with_capacity(24);
-    primus_core::engineio::base64_encode_into(&rand::random::<[u8; 16]>(), &mut b64);
-    b64.trim_end_matches('=')
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            c => c,
-        })
-        .collect()
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -538,19 +503,4 @@ fn malformed(e: &SseError) -> HttpResponse {
              `b<base64>` for binary.\n"
         ),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_ids_are_22_url_safe_characters() {
-        let a = session_id();
-        assert_eq!(a.len(), 22);
-        assert!(a
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_ne!(a, session_id());
-    }
 }
