@@ -7,9 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
-if ! command -v chromium >/dev/null && [[ ! -x /usr/bin/chromium ]]; then
-  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
-fi
+source ../lib/chromium.sh
 
 # The servers the suite starts (a no-op when scripts/test-all.sh built them already).
 if [[ -z "${PRIMUS_SERVER_BIN:-}${PRIMUS_BIN:-}" ]]; then
@@ -18,7 +16,6 @@ fi
 # The example plugin that plugin.test.mjs drives (cargo test builds it too).
 (cd ../.. && cargo build --quiet -p primus-rs --example plugin --example chat)
 
-export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi

@@ -1,11 +1,14 @@
 // Our browser client library in headless Chromium, behind the same API as the clients the
 // scenarios drive in Node: `Library.createSocket(options)` returns a class whose instances
-// are proxies of sockets living in one Chromium page. For transformers no Node client can
+// are proxies of sockets living in Chromium pages. For transformers no Node client can
 // speak (WebTransport exists only in browsers).
 //
-// The page is served by a small HTTP server of this process on 127.0.0.1 (a real
+// The pages are served by a small HTTP server of this process on 127.0.0.1 (a real
 // loopback origin: Chromium's local-network-access rules accept it talking to the
-// servers under test), and loads the library `primus library` printed. Calls to a socket
+// servers under test), and load the library `primus library` printed. Sockets are dealt
+// round-robin to PAGES pages (tabs): Chromium refuses more than 64 pending WebTransport
+// sessions per page ("Too many pending WebTransport sessions (64)"), so 100 clients
+// opening at once need two tabs or more, as 100 real users would have. Calls to a socket
 // (`write`, `id`, `end`, `destroy`, `removeAllListeners`) go to the page in order, one
 // promise chain per socket; its events come back through a page binding, in order, with
 // the `readyState` the page saw, and are emitted on the proxy.
@@ -27,6 +30,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const PAGE_TIMEOUT_MS = 10_000;
+const PAGES = 4;
 
 /** Events the page forwards for every socket (what the scenarios can listen to). */
 const FORWARDED = [
@@ -34,7 +38,7 @@ const FORWARDED = [
   'reconnect failed', 'timeout', 'incoming::ping', 'outgoing::pong', 'data',
 ];
 
-/** Starts Chromium and the page lazily; `close()` ends both. `code` is the library (UMD). */
+/** Starts Chromium and its pages lazily; `close()` ends them. `code` is the library (UMD). */
 export function chromiumLibrary(code) {
   let started;
   let nextId = 0;
@@ -64,17 +68,19 @@ export function chromiumLibrary(code) {
         timeout: 30_000,
       });
       context.setDefaultTimeout(PAGE_TIMEOUT_MS);
-      const page = await context.newPage();
-      const errors = [];
-      page.on('pageerror', (e) => errors.push(e));
-      await page.exposeBinding('__scenarioEvent', (_source, id, event, args, readyState) => {
+      await context.exposeBinding('__scenarioEvent', (_source, id, event, args, readyState) => {
         const socket = sockets.get(id);
         if (socket) socket.deliver(event, args, readyState);
       });
-      await page.goto(`http://127.0.0.1:${site.address().port}/scenario.html`);
-      await page.waitForFunction(() => typeof window.Primus === 'function');
-      await page.evaluate(() => { window.sockets = new Map(); });
-      return { site, context, page, profile, errors };
+      const pages = [];
+      for (let i = 0; i < PAGES; i++) {
+        const page = await context.newPage();
+        await page.goto(`http://127.0.0.1:${site.address().port}/scenario.html`);
+        await page.waitForFunction(() => typeof window.Primus === 'function');
+        await page.evaluate(() => { window.sockets = new Map(); });
+        pages.push(page);
+      }
+      return { site, context, pages, profile };
     })();
     return started;
   }
@@ -110,7 +116,8 @@ export function chromiumLibrary(code) {
       this.readyState = RemoteSocket.CLOSED;
       this.listeners = new Map();
       sockets.set(id, this);
-      this.chain = start().then(({ page }) => page.evaluate(([id, url, classOptions, options, forwarded]) => {
+      this.pageOf = (running) => running.pages[id % PAGES];
+      this.chain = start().then((started) => this.pageOf(started).evaluate(([id, url, classOptions, options, forwarded]) => {
         const Socket = Primus.createSocket(classOptions);
         const socket = new Socket(url, options);
         window.sockets.set(id, socket);
@@ -125,7 +132,7 @@ export function chromiumLibrary(code) {
 
     /** Runs `fn(socket, arg)` in the page after the calls before it. */
     call(fn, arg) {
-      const run = this.chain.then(() => started).then(({ page }) => page.evaluate(
+      const run = this.chain.then(() => started).then((running) => this.pageOf(running).evaluate(
         ([id, source, arg]) => {
           const socket = window.sockets.get(id);
           // eslint-disable-next-line no-new-func

@@ -48,10 +48,13 @@ export const TRANSFORMERS = [
   // The reference's uws transformer needs the native `uws` module (Node ABI 57–64 only),
   // and its client is the websockets one: the official client built for websockets.
   { name: 'uws', client: 'websockets', node: 'the reference needs the native uws module (Node ABI 57-64)' },
+  { name: 'browserchannel', node: true },
   // Beyond the reference: the official client has no sse transport, so our library drives it.
   { name: 'sse', library: 'ours', node: 'the reference has no sse transformer' },
   // Socket.IO protocol 5 on our Engine.IO layer; the official client has no such transport.
   { name: 'socket.io', library: 'ours', node: 'Node Primus 8 has no socket.io transformer' },
+  // WebTransport (HTTP/3) has no Node client: our library in headless Chromium.
+  { name: 'webtransport', library: 'chromium', node: 'the reference has no webtransport transformer' },
 ];
 
 /** `{impl, transformer, client, library, label, nodeMissing}`: ours and Node's for every

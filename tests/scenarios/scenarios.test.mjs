@@ -73,6 +73,7 @@ const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 function table() {
   const notes = [];
+  const notApplicable = new Map();
   const header = `| scenario | ${TARGETS.map((t) => t.label).join(' | ')} |`;
   const rule = `|---|${TARGETS.map(() => '---').join('|')}|`;
   const rows = SCENARIOS.map((scenario, i) => {
@@ -81,7 +82,10 @@ function table() {
       if (!r) return 'not run';
       if (r.status === 'pass') return `pass ${seconds(r.ms)}`;
       if (r.status === 'not built') return 'not built';
-      if (r.status === 'n/a') return cellText(`n/a (${r.reason})`);
+      if (r.status === 'n/a') {
+        notApplicable.set(target.label, r.reason);
+        return 'n/a';
+      }
       notes.push(`${target.label}, ${i + 1} ${scenario.name}: ${r.reason}`);
       return `**FAIL** [${notes.length}] ${seconds(r.ms)}`;
     });
@@ -103,6 +107,9 @@ function table() {
     rule,
     ...rows,
   ];
+  if (notApplicable.size) {
+    lines.push('', `n/a: ${[...notApplicable].map(([label, why]) => `${label}: ${cellText(why)}`).join('; ')}.`);
+  }
   if (notBuilt.length) lines.push('', `not built: ${notBuilt.join('; ')}.`);
   if (notes.length) lines.push('', ...notes.map((n, i) => `[${i + 1}] ${cellText(n)}`).map((n) => `${n}  `));
   const complete = SCENARIOS.every((s) => TARGETS.every((target) => results.has(keyOf(s, target))));
