@@ -41,6 +41,8 @@ cargo clippy -p primus-rs --no-default-features --features websockets -- -D warn
 cargo build -p primus-rs --no-default-features --features websockets
 # The other transformers are left out there: selecting one is a typed error.
 cargo test -p primus-rs --lib --no-default-features --features websockets
+# webtransport is off by default (its own QUIC stack): a build with it alone stays clean.
+cargo clippy -p primus-rs --no-default-features --features webtransport -- -D warnings
 
 step "cargo package (the published crates build from their own files, include_str! too)"
 # Together: primus-rs depends on primus-core by version, and cargo resolves it from the

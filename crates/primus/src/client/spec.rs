@@ -128,6 +128,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "websockets")] // the spec names the websockets transformer
     fn parses_the_reference_spec() {
         let spec = Spec::from_json(
             br#"{"pingInterval":30000,"pathname":"/primus","version":"8.0.9","parser":"json","transformer":"websockets"}"#,
