@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Autobahn|Testsuite's fuzzing client (RFC 6455 conformance, cases 1.* to 10.*)
-# against our WebSocket transformer, through the `raw-echo` server (e2e/src/bin/raw-echo.rs).
+# against our WebSocket transformer, through the `raw-echo` server (e2e/src/bin/raw-echo.rs);
+# AUTOBAHN_TRANSFORMER=uws tests the second engine (fastwebsockets) instead.
 #
 #   bash tests/autobahn/run.sh
 #
@@ -16,6 +17,7 @@
 #   AUTOBAHN_PROFILE  cargo profile for raw-echo: "dev" (default, shares the usual build) or "release"
 #   AUTOBAHN_TIMEOUT  seconds the whole fuzzing run may take (default 1500)
 #   AUTOBAHN_SERVER_BIN  a prebuilt raw-echo to test instead of building one
+#   AUTOBAHN_TRANSFORMER websockets (default), uws, lws or faye: the transformer raw-echo runs
 #
 # Cases 12.* and 13.* (permessage-deflate) are always excluded: the transformer does not
 # implement compression. Output: per-behavior counts, closing-behavior counts, the failed
@@ -101,7 +103,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-"$bin" --port 0 > "$server_log" 2>&1 &
+"$bin" --port 0 --transformer "${AUTOBAHN_TRANSFORMER:-websockets}" > "$server_log" 2>&1 &
 server=$!
 port=""
 for _ in $(seq 1 100); do

@@ -194,6 +194,12 @@ async fn invalid_utf8_is_refused_with_1007_and_bad_framing_with_1002() {
     frame[0] |= 0x40;
     ws.tcp.write_all(&frame).await.unwrap();
     assert_eq!(close_code(&ws.read_to_eof().await), Some(1002));
+    // A close frame of 126 bytes: longer than a control frame may be (Autobahn 7.3.6).
+    let mut ws = RawWs::connect(server.addr, "/primus", "").await;
+    let mut close = 1000u16.to_be_bytes().to_vec();
+    close.extend(std::iter::repeat_n(b'a', 124));
+    ws.send_frame(0x8, &close).await;
+    assert_eq!(close_code(&ws.read_to_eof().await), Some(1002));
     wait_until(WAIT, "the sparks to be gone", || {
         server.primus.connected() == 0
     })

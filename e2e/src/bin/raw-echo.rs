@@ -1,7 +1,9 @@
 //! `raw-echo`: a Primus WebSocket echo server for Autobahn|Testsuite
 //! (`tests/autobahn/run.sh`).
 //!
-//! It runs a [`primus::Primus`] with the `websockets` transformer, Primus's heartbeat off
+//! It runs a [`primus::Primus`] with the `websockets` transformer (or, with
+//! `--transformer`, another plain-WebSocket one: `uws`/`lws` on the second engine, or
+//! `faye`), Primus's heartbeat off
 //! (a `primus::ping::…` text frame would be an unexpected message to the fuzzing client),
 //! `max_length` 64 MiB (the 9.* cases send messages of up to 16 MiB) and [`Raw`], a parser
 //! that passes frames through untouched: a text frame is a [`Value::String`], a binary
@@ -13,7 +15,8 @@
 //! The server binds `127.0.0.1` only. Any path under `/primus` upgrades; Autobahn is
 //! pointed at `ws://127.0.0.1:<port>/primus`.
 //!
-//! Flags: `--port <n>` (default 0, a free port). Prints `listening <port>` on stdout once
+//! Flags: `--port <n>` (default 0, a free port), `--transformer <websockets|uws|lws|faye>`
+//! (default websockets). Prints `listening <port>` on stdout once
 //! it accepts connections, and stops on SIGINT or SIGTERM.
 
 use primus::{Frame, Options, Parser, ParserError, Primus, Server, Value};
@@ -74,9 +77,14 @@ fn usage(msg: &str) -> ! {
 #[tokio::main]
 async fn main() {
     let mut port = 0u16;
+    let mut transformer = String::from("websockets");
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         match flag.as_str() {
+            "--transformer" => match args.next().as_deref() {
+                Some(t @ ("websockets" | "uws" | "lws" | "faye")) => transformer = t.to_string(),
+                _ => usage("--transformer takes websockets, uws, lws or faye"),
+            },
             "--port" => {
                 port = args
                     .next()
@@ -87,7 +95,7 @@ async fn main() {
         }
     }
     let options = Options::default()
-        .transformer("websockets")
+        .transformer(transformer)
         .ping_interval(None)
         .max_length(MAX_LENGTH)
         .queue_size(QUEUE_SIZE);

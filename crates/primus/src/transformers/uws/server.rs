@@ -240,6 +240,9 @@ async fn read_loop(mut rd: ReadHalf<Io>, events: mpsc::Sender<Event>, max_length
     }
 }
 
+/// The longest payload of a control frame (ping, pong, close), RFC 6455 §5.5.
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
 /// What one frame means: `None` for a fragment of a message still incomplete.
 fn next_event(
     frame: WsFrame<'_>,
@@ -247,6 +250,14 @@ fn next_event(
     max_length: usize,
 ) -> Option<Event> {
     let fin = frame.fin;
+    let control = matches!(frame.opcode, OpCode::Ping | OpCode::Pong | OpCode::Close);
+    if control && frame.payload.len() > MAX_CONTROL_PAYLOAD {
+        // RFC 6455 §5.5; the engine does not check it (Autobahn 7.3.6).
+        return Some(protocol_error(format!(
+            "a control frame of {} bytes (at most {MAX_CONTROL_PAYLOAD})",
+            frame.payload.len()
+        )));
+    }
     match frame.opcode {
         OpCode::Text | OpCode::Binary => {
             if partial.is_some() {
