@@ -278,6 +278,7 @@ fn de_opt_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Err
     })
 }
 
+/// Milliseconds in a config file, a [`Duration`] in the options (`deserialize_with`).
 pub(crate) fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     u64::deserialize(d).map(Duration::from_millis)
 }

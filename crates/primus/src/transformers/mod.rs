@@ -55,9 +55,7 @@ use crate::error::PrimusError;
 use crate::options::Options;
 use crate::server::Inner;
 use crate::service::{HttpRequest, HttpResponse};
-use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Refuse a parser that produces binary frames for a transformer that carries text only
 /// (`transformer` names it in the error).
@@ -76,11 +74,6 @@ pub(crate) fn check_text_parser(
         });
     }
     Ok(())
-}
-
-/// Milliseconds in a config file, a [`Duration`] in the options (`deserialize_with`).
-pub(crate) fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    u64::deserialize(d).map(Duration::from_millis)
 }
 
 /// The server half of the configured transformer.
@@ -145,7 +138,7 @@ impl Transformer {
                 options,
             ))),
             #[cfg(feature = "sockjs")]
-            "sockjs" => Ok(Transformer::SockJs(sockjs::server::Server::new(options)?)),
+            "sockjs" => Ok(Transformer::SockJs(sockjs::server::Server::new(options))),
             #[cfg(feature = "faye")]
             "faye" => Ok(Transformer::Faye(faye::server(options))),
             #[cfg(feature = "sse")]

@@ -99,7 +99,7 @@ pub mod client;
 #[cfg(feature = "browserchannel")]
 pub mod server;
 
-use super::de_ms;
+use crate::options::de_ms;
 use crate::server::Primus;
 use serde::Deserialize;
 use std::time::Duration;

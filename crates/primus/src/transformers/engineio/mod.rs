@@ -36,7 +36,7 @@ pub mod client;
 #[cfg(feature = "engineio")]
 pub mod server;
 
-use super::de_ms;
+use crate::options::de_ms;
 use crate::server::Primus;
 use serde::Deserialize;
 use std::time::Duration;

@@ -55,7 +55,7 @@ pub mod client;
 #[cfg(feature = "sockjs")]
 pub mod server;
 
-use super::de_ms;
+use crate::options::de_ms;
 use crate::server::Primus;
 use serde::Deserialize;
 use std::time::Duration;

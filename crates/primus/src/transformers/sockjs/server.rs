@@ -48,7 +48,7 @@
 //! - WebSocket sessions send `h` frames (the reference uses WebSocket pings).
 //! - Spark ids are Primus ids (the reference uses the SockJS connection's uuid).
 
-use crate::error::{PrimusError, SparkError};
+use crate::error::SparkError;
 use crate::middleware::BodyError;
 use crate::options::Options;
 use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
@@ -112,12 +112,10 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Build from the Primus options; fails for a binary parser.
-    pub(crate) fn new(options: &Options) -> Result<Self, PrimusError> {
-        if let Ok(parser) = primus_core::parser::by_name(&options.parser) {
-            crate::transformers::check_text_parser("sockjs", &*parser)?;
-        }
-        Ok(Self::with_settings(options, options.sockjs.clone()))
+    /// Build from the Primus options (`Primus::new` refuses binary parsers for it, as
+    /// for every text-only transformer).
+    pub(crate) fn new(options: &Options) -> Self {
+        Self::with_settings(options, options.sockjs.clone())
     }
 
     pub(crate) fn with_settings(options: &Options, settings: Settings) -> Self {

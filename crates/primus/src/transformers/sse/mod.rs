@@ -77,7 +77,7 @@ pub mod client;
 #[cfg(feature = "sse")]
 pub mod server;
 
-use super::de_ms;
+use crate::options::de_ms;
 use crate::server::Primus;
 use serde::Deserialize;
 use std::time::Duration;
