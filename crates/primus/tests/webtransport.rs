@@ -518,6 +518,35 @@ async fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
     assert_reported(&errors, "peer too slow");
 }
 
+/// Frames that arrive together (one read) after the one whose handler ended the spark
+/// reach no handler: the spark has ended.
+#[tokio::test]
+async fn nothing_is_delivered_after_a_handler_ended_the_spark() {
+    let server = Primus::new(webtransport()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    server.on_connection(move |spark| {
+        let sink = sink.clone();
+        spark.on_data(move |spark, msg| {
+            let v: serde_json::Value = msg.decode().unwrap();
+            if v == json!("end") {
+                spark.end(None::<&str>, false);
+            }
+            sink.lock().unwrap().push(v);
+        });
+    });
+    let (_addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    // `"end"` then `"after"`, in one write.
+    let closed = raw_session_closed_after(
+        &server,
+        b"\x00\x00\x00\x00\x05\"end\"\x00\x00\x00\x00\x07\"after\"",
+    )
+    .await;
+    assert_eq!(closed.0, 0);
+    wait_connected(&server, 0).await;
+    assert_eq!(*seen.lock().unwrap(), vec![json!("end")]);
+}
+
 /// The client's own limit: a frame over `max_message_size` is a transport error, and the
 /// client reconnects.
 #[tokio::test]

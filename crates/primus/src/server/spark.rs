@@ -586,8 +586,13 @@ impl SparkShared {
 
     /// Handle one incoming frame: decode, answer protocol messages, and return the
     /// message to deliver to the application, if any. Hot path: one decode, no copies
-    /// of the payload.
+    /// of the payload. Nothing is delivered once the spark has ended: a transport that
+    /// received several frames at once (a polling payload, a stream read) stops at the
+    /// one whose handler ended the spark.
     pub(crate) fn receive(self: &Arc<Self>, frame: Frame) -> Option<Message> {
+        if self.state.load(Ordering::Acquire) != ReadyState::Open as u8 {
+            return None;
+        }
         // Beyond the reference: any frame proves the peer is alive, so a client busy
         // sending large payloads is never dropped for a late pong.
         self.alive.store(true, Ordering::Relaxed);
