@@ -133,36 +133,18 @@ enum Event {
     Gone(Option<SparkError>),
 }
 
-fn refused(code: u16, reason: &'static str, error: SparkError) -> Event {
-    Event::Refused(Refusal {
-        code,
-        reason,
-        error,
-    })
-}
-
 fn protocol_error(why: impl std::fmt::Display) -> Event {
-    refused(
-        1002,
-        "Protocol error",
-        SparkError::Transport(format!("WebSocket protocol error: {why}")),
-    )
+    Event::Refused(Refusal::protocol(format!(
+        "WebSocket protocol error: {why}"
+    )))
 }
 
 fn invalid_utf8() -> Event {
-    refused(
-        1007,
-        "Invalid UTF-8 sequence",
-        SparkError::Transport("invalid UTF-8 in a text message".into()),
-    )
+    Event::Refused(Refusal::invalid_utf8("invalid UTF-8 in a text message"))
 }
 
 fn too_large(max_length: usize) -> Event {
-    refused(
-        1009,
-        "Max payload size exceeded",
-        SparkError::MaxLength { limit: max_length },
-    )
+    Event::Refused(Refusal::too_large(max_length))
 }
 
 fn into_bytes(payload: Payload<'_>) -> Bytes {

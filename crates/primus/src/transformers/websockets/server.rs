@@ -612,6 +612,33 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
+    /// 1009: a message over `max_length`.
+    pub(crate) fn too_large(max_length: usize) -> Self {
+        Refusal {
+            code: 1009,
+            reason: "Max payload size exceeded",
+            error: SparkError::MaxLength { limit: max_length },
+        }
+    }
+
+    /// 1007: a text message that is not UTF-8.
+    pub(crate) fn invalid_utf8(what: impl std::fmt::Display) -> Self {
+        Refusal {
+            code: 1007,
+            reason: "Invalid UTF-8 sequence",
+            error: SparkError::Transport(what.to_string()),
+        }
+    }
+
+    /// 1002: any other violation of the protocol.
+    pub(crate) fn protocol(what: impl std::fmt::Display) -> Self {
+        Refusal {
+            code: 1002,
+            reason: "Protocol error",
+            error: SparkError::Transport(what.to_string()),
+        }
+    }
+
     pub(crate) fn close_frame(&self) -> CloseFrame {
         CloseFrame {
             code: CloseCode::from(self.code),
@@ -624,30 +651,15 @@ impl Refusal {
 /// which no close handshake is possible.
 pub(crate) fn refusal(e: &WsError, max_length: usize) -> Option<Refusal> {
     use tokio_tungstenite::tungstenite::error::ProtocolError;
-    let (code, reason, error) = match e {
+    match e {
         WsError::Capacity(CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders) => {
-            (
-                1009,
-                "Max payload size exceeded",
-                SparkError::MaxLength { limit: max_length },
-            )
+            Some(Refusal::too_large(max_length))
         }
-        WsError::Utf8(_) => (
-            1007,
-            "Invalid UTF-8 sequence",
-            SparkError::Transport(e.to_string()),
-        ),
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => return None,
-        WsError::Protocol(_) | WsError::AttackAttempt => {
-            (1002, "Protocol error", SparkError::Transport(e.to_string()))
-        }
-        _ => return None,
-    };
-    Some(Refusal {
-        code,
-        reason,
-        error,
-    })
+        WsError::Utf8(_) => Some(Refusal::invalid_utf8(e)),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(_) | WsError::AttackAttempt => Some(Refusal::protocol(e)),
+        _ => None,
+    }
 }
 
 /// After the peer's close frame (or a failure): send the close frame tungstenite queued
