@@ -21,7 +21,7 @@
 //! use primus_core::Frame;
 //!
 //! let mut wire = Vec::new();
-//! encode(&Frame::text("\"hi\""), &mut wire);
+//! encode(&Frame::text("\"hi\""), &mut wire).unwrap();
 //! assert_eq!(wire, b"\x00\x00\x00\x00\x04\"hi\"");
 //!
 //! let mut decoder = FrameDecoder::new(1024);
@@ -64,22 +64,26 @@ pub enum FrameError {
     /// A text frame whose payload is not UTF-8.
     #[error("webtransport text frame is not valid UTF-8")]
     InvalidUtf8,
+    /// A payload to send that is longer than a frame can say (`u32::MAX` bytes).
+    #[error("a payload of {0} bytes is longer than a webtransport frame can carry (4 GiB)")]
+    TooLongToSend(usize),
 }
 
-/// The header of `frame`.
-///
-/// Payloads longer than `u32::MAX` bytes cannot be framed; the limits in front of the
-/// encoder (`max_length`, 10 MiB by default) are far below.
-pub fn header(frame: &Frame) -> [u8; HEADER_LEN] {
+/// The header of `frame`; [`FrameError::TooLongToSend`] for a payload longer than
+/// `u32::MAX` bytes (nothing limits what an application writes).
+pub fn header(frame: &Frame) -> Result<[u8; HEADER_LEN], FrameError> {
     let kind = if frame.is_text() { TEXT } else { BINARY };
-    let len = u32::try_from(frame.len()).unwrap_or(u32::MAX).to_be_bytes();
-    [kind, len[0], len[1], len[2], len[3]]
+    let len = u32::try_from(frame.len())
+        .map_err(|_| FrameError::TooLongToSend(frame.len()))?
+        .to_be_bytes();
+    Ok([kind, len[0], len[1], len[2], len[3]])
 }
 
-/// Append `frame`, header and payload, to `out`.
-pub fn encode(frame: &Frame, out: &mut Vec<u8>) {
-    out.extend_from_slice(&header(frame));
+/// Append `frame`, header and payload, to `out` (nothing when it cannot be framed).
+pub fn encode(frame: &Frame, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    out.extend_from_slice(&header(frame)?);
     out.extend_from_slice(frame.as_bytes());
+    Ok(())
 }
 
 /// An incremental decoder: bytes in (in any pieces), frames out.
@@ -181,8 +185,8 @@ mod tests {
     #[test]
     fn encodes_both_types_and_empty_payloads() {
         let mut wire = Vec::new();
-        encode(&Frame::binary(vec![0u8, 255]), &mut wire);
-        encode(&Frame::text(""), &mut wire);
+        encode(&Frame::binary(vec![0u8, 255]), &mut wire).unwrap();
+        encode(&Frame::text(""), &mut wire).unwrap();
         assert_eq!(wire, b"\x01\x00\x00\x00\x02\x00\xff\x00\x00\x00\x00\x00");
         assert_eq!(
             frames(&wire, 16, 1).unwrap(),
@@ -237,7 +241,7 @@ mod tests {
                 .collect();
             let mut wire = Vec::new();
             for f in &sent {
-                encode(f, &mut wire);
+                encode(f, &mut wire).unwrap();
             }
             prop_assert_eq!(frames(&wire, 1024, piece).unwrap(), sent);
         }

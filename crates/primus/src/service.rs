@@ -186,10 +186,10 @@ where
 /// CORS, authorization, your layers), then the transformer. Headers the layers collected
 /// are added to whatever response is sent.
 pub(crate) async fn handle(server: Arc<Inner>, req: HttpRequest) -> HttpResponse {
-    // An (extended) CONNECT is how HTTP/2 and HTTP/3 open WebSockets and WebTransport
-    // sessions (the webtransport endpoint sends its sessions here as CONNECTs): for the
-    // layers it is an upgrade.
-    let upgrade = is_upgrade(&req) || req.method() == http::Method::CONNECT;
+    #[cfg(feature = "webtransport")]
+    let upgrade = is_upgrade(&req) || req.extensions().get::<SessionOpening>().is_some();
+    #[cfg(not(feature = "webtransport"))]
+    let upgrade = is_upgrade(&req);
     let (head, body) = req.into_parts();
     let ctx = Ctx::new(head, upgrade, body);
     match server.middleware.run(ctx).await {
@@ -218,6 +218,13 @@ pub(crate) fn is_upgrade<B>(req: &Request<B>) -> bool {
                 .unwrap_or(false)
         })
 }
+
+/// Marks a request that opens a transport session from outside the HTTP/1.1 listener
+/// (the webtransport endpoint's extended CONNECTs): the middleware treats it as an
+/// upgrade, so the HTTP-only layers (`primus.js`, `/spec`) leave it alone.
+#[cfg(feature = "webtransport")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SessionOpening;
 
 /// Read a transformer's request body, refusing more than `limit` bytes (nothing past the
 /// limit is buffered).
@@ -249,7 +256,7 @@ pub(crate) fn body_limit(max_length: usize) -> usize {
 }
 
 /// `405 Method Not Allowed` with an `Allow` header and a line saying what to use.
-#[cfg(any(feature = "sse", feature = "socketio"))]
+#[cfg(any(feature = "sse", feature = "socketio", feature = "webtransport"))]
 pub(crate) fn method_not_allowed(methods: &'static str) -> HttpResponse {
     let mut res = full(
         StatusCode::METHOD_NOT_ALLOWED,

@@ -18,11 +18,11 @@
 //! once.
 
 pub use super::WebTransportClientOptions;
-use super::{CertificateHash, EndpointInfo, PATH};
+use super::{CertificateHash, EndpointInfo, StreamWriter, PATH};
 use crate::client::url::Endpoint;
 use crate::client::{net, ClientError, ClientOptions};
 use crate::transformers::websockets::client::{query_with_cache_buster, yeast};
-use primus_core::webtransport::{self as codec, FrameDecoder};
+use primus_core::webtransport::FrameDecoder;
 use primus_core::Frame;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
@@ -32,10 +32,9 @@ use tokio::io::AsyncReadExt;
 use wtransport::config::{DnsLookupFuture, DnsResolver};
 use wtransport::endpoint::{endpoint_side, ConnectOptions};
 use wtransport::quinn::crypto::rustls::QuicClientConfig;
-use wtransport::quinn::{IdleTimeout, TransportConfig};
 use wtransport::tls::client::{build_default_tls_config, ServerHashVerification};
 use wtransport::tls::Sha256Digest;
-use wtransport::{RecvStream, SendStream, VarInt};
+use wtransport::{RecvStream, VarInt};
 
 /// Largest endpoint description accepted.
 const MAX_INFO_BYTES: usize = 16 * 1024;
@@ -45,11 +44,10 @@ const FINISH_GRACE: Duration = Duration::from_secs(2);
 /// An open webtransport session and its stream.
 pub(crate) struct Connection {
     connection: wtransport::Connection,
-    send: SendStream,
+    /// The stream's sending half; frames fed are written on flush.
+    writer: StreamWriter,
     recv: RecvStream,
     decoder: FrameDecoder,
-    /// Frames fed, written on flush.
-    out: Vec<u8>,
     /// The UDP endpoint the session runs on.
     _endpoint: wtransport::Endpoint<endpoint_side::Client>,
     /// The stream ended, failed or was closed.
@@ -160,13 +158,10 @@ fn quic_config(
              TLS13_AES_128_GCM_SHA256 suite"
         ))
     })?;
-    let mut transport = TransportConfig::default();
-    let idle = IdleTimeout::try_from(options.idle_timeout).map_err(|_| {
-        ClientError::InvalidOptions("transport.webtransport.idle_timeout is too long".into())
-    })?;
-    transport
-        .max_idle_timeout(Some(idle))
-        .keep_alive_interval((!options.keep_alive.is_zero()).then_some(options.keep_alive));
+    let transport =
+        super::quic_transport(options.idle_timeout, options.keep_alive).ok_or_else(|| {
+            ClientError::InvalidOptions("transport.webtransport.idle_timeout is too long".into())
+        })?;
     let mut config = wtransport::quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(Arc::new(transport));
     Ok(config)
@@ -249,10 +244,9 @@ pub(crate) async fn connect(
         .map_err(|e| opening(&e))?;
     Ok(Connection {
         connection,
-        send,
+        writer: StreamWriter::new(send),
         recv,
         decoder: FrameDecoder::new(wt.max_message_size),
-        out: Vec::new(),
         _endpoint: quic,
         closed: false,
     })
@@ -271,9 +265,14 @@ impl Connection {
                 Ok(None) => {}
                 Err(e) => {
                     self.closed = true;
-                    self.connection
-                        .close(VarInt::from_u32(1002), b"Protocol error");
-                    return Some(Err(ClientError::Transport(e.to_string())));
+                    let message = e.to_string();
+                    // The server's codes for the same faults: 1009, 1007, else 1002.
+                    let refusal = super::server::refusal(e);
+                    self.connection.close(
+                        VarInt::from_u32(refusal.code.into()),
+                        refusal.reason.as_bytes(),
+                    );
+                    return Some(Err(ClientError::Transport(message)));
                 }
             }
             match self.recv.read_buf(self.decoder.read_buffer()).await {
@@ -306,24 +305,23 @@ impl Connection {
 
     /// Queue a frame for the next flush.
     pub(crate) async fn feed(&mut self, frame: Frame) -> Result<(), ClientError> {
-        codec::encode(&frame, &mut self.out);
-        Ok(())
+        self.writer
+            .push(&frame)
+            .map_err(|e| ClientError::Encode(e.to_string()))
     }
 
     /// Write what was fed.
     pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        let result = self.send.write_all(&self.out).await;
-        self.out.clear();
-        result.map_err(|e| ClientError::Transport(e.to_string()))
+        self.writer
+            .flush()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))
     }
 
     /// Start a clean close: finish our side of the stream (within 2 s); afterwards
     /// [`recv`](Self::recv) yields what the server still sends, then `None`.
     pub(crate) async fn begin_close(&mut self) {
-        let _ = tokio::time::timeout(FINISH_GRACE, self.send.finish()).await;
+        let _ = tokio::time::timeout(FINISH_GRACE, self.writer.send.finish()).await;
     }
 
     /// Close the session at once.

@@ -6,7 +6,7 @@ use super::server::{PendingSession, SessionSlot};
 use super::{CertificateHash, EndpointInfo};
 use crate::error::PrimusError;
 use crate::server::Primus;
-use crate::service::{HttpRequest, PeerInfo};
+use crate::service::{HttpRequest, PeerInfo, SessionOpening};
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use std::future::Future;
@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 use wtransport::endpoint::endpoint_side;
 use wtransport::endpoint::SessionRequest;
-use wtransport::quinn::{IdleTimeout, TransportConfig, VarInt as QuicVarInt};
+use wtransport::quinn::VarInt as QuicVarInt;
 use wtransport::tls::self_signed::time::{Duration as CertDuration, OffsetDateTime};
 use wtransport::{Endpoint, Identity, ServerConfig, VarInt};
 
@@ -48,6 +48,8 @@ const SELF_SIGNED_VALIDITY: CertDuration = CertDuration::days(13);
 /// ```
 pub struct WebTransportIdentity {
     identity: Identity,
+    /// The end-entity certificate's SHA-256 (a chain has at least one certificate).
+    hash: CertificateHash,
     by_hash: bool,
 }
 
@@ -76,10 +78,8 @@ impl WebTransportIdentity {
             .offset_from_not_before(SELF_SIGNED_VALIDITY)
             .build()
             .map_err(|e| PrimusError::Tls(format!("self-signed certificate: {e}")))?;
-        Ok(WebTransportIdentity {
-            identity,
-            by_hash: true,
-        })
+        WebTransportIdentity::new(identity, true)
+            .ok_or_else(|| PrimusError::Tls("the self-signed chain is empty".into()))
     }
 
     /// A certificate chain and private key from PEM files (the ones an HTTPS server
@@ -96,15 +96,24 @@ impl WebTransportIdentity {
                 key.display()
             ))
         })?;
-        if identity.certificate_chain().as_slice().is_empty() {
-            return Err(PrimusError::Tls(format!(
-                "{} holds no PEM certificate",
-                cert.display()
-            )));
-        }
-        Ok(WebTransportIdentity {
+        WebTransportIdentity::new(identity, false)
+            .ok_or_else(|| PrimusError::Tls(format!("{} holds no PEM certificate", cert.display())))
+    }
+
+    /// The identity and the hash of its end-entity certificate; `None` for an empty chain.
+    fn new(identity: Identity, by_hash: bool) -> Option<Self> {
+        let hash = CertificateHash(
+            *identity
+                .certificate_chain()
+                .as_slice()
+                .first()?
+                .hash()
+                .as_ref(),
+        );
+        Some(WebTransportIdentity {
             identity,
-            by_hash: false,
+            hash,
+            by_hash,
         })
     }
 
@@ -123,12 +132,7 @@ impl WebTransportIdentity {
 
     /// The SHA-256 of the end-entity certificate.
     pub fn certificate_hash(&self) -> CertificateHash {
-        // `from_pem_files` and `self_signed` make chains of at least one certificate.
-        let chain = self.identity.certificate_chain().as_slice();
-        chain
-            .first()
-            .map(|c| CertificateHash(*c.hash().as_ref()))
-            .unwrap_or(CertificateHash([0; 32]))
+        self.hash
     }
 }
 
@@ -157,6 +161,8 @@ impl Drop for Publication {
 pub struct WebTransportEndpoint {
     primus: Primus,
     endpoint: Endpoint<endpoint_side::Server>,
+    /// The transformer's `handshake_timeout`, read when bound.
+    handshake: Duration,
     info: EndpointInfo,
     local: SocketAddr,
     _publication: Publication,
@@ -198,16 +204,12 @@ impl WebTransportEndpoint {
             });
         };
         let settings = server.settings();
-        let mut transport = TransportConfig::default();
-        let idle = IdleTimeout::try_from(settings.idle_timeout).map_err(|_| {
-            PrimusError::InvalidOption {
+        let mut transport = super::quic_transport(settings.idle_timeout, settings.keep_alive)
+            .ok_or_else(|| PrimusError::InvalidOption {
                 name: "webtransport.idle_timeout",
                 reason: "too long for QUIC (at most 2^62 ms)".into(),
-            }
-        })?;
+            })?;
         transport
-            .max_idle_timeout(Some(idle))
-            .keep_alive_interval((!settings.keep_alive.is_zero()).then_some(settings.keep_alive))
             .max_concurrent_bidi_streams(QuicVarInt::from_u32(MAX_BIDI_STREAMS))
             .receive_window(QuicVarInt::from_u32(RECEIVE_WINDOW));
         let by_hash = identity.by_hash;
@@ -228,6 +230,7 @@ impl WebTransportEndpoint {
         Ok(WebTransportEndpoint {
             primus: primus.clone(),
             endpoint,
+            handshake: settings.handshake_timeout,
             info,
             local,
             _publication: Publication {
@@ -256,12 +259,7 @@ impl WebTransportEndpoint {
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
         let mut shutdown = std::pin::pin!(shutdown);
         let mut destroyed = self.primus.inner.shutdown.subscribe();
-        let handshake = self
-            .primus
-            .inner
-            .transformer
-            .webtransport()
-            .map_or(Duration::ZERO, |t| t.settings().handshake_timeout);
+        let handshake = self.handshake;
         loop {
             let incoming = tokio::select! {
                 _ = &mut shutdown => break,
@@ -322,15 +320,33 @@ async fn dispatch(primus: &Primus, pending: PendingSession, handshake: Duration)
     let status = response.status();
     tracing::debug!(%status, "webtransport session refused");
     let reject = async move {
-        match status {
-            StatusCode::NOT_FOUND => pending.request.not_found().await,
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                pending.request.too_many_requests().await
-            }
-            _ => pending.request.forbidden().await,
+        match rejection(status) {
+            Rejection::NotFound => pending.request.not_found().await,
+            Rejection::TooManyRequests => pending.request.too_many_requests().await,
+            Rejection::Forbidden => pending.request.forbidden().await,
         }
     };
     let _ = timeout(handshake, reject).await;
+}
+
+/// The answers WebTransport has for a refused session.
+#[derive(Debug, PartialEq, Eq)]
+enum Rejection {
+    NotFound,
+    TooManyRequests,
+    Forbidden,
+}
+
+/// How the answer of a layer that refused a session goes back to the client: 404 as it
+/// is, 429 and 503 as 429, anything else (401 from an authorizer, 403, 400, …) as 403.
+fn rejection(status: StatusCode) -> Rejection {
+    match status {
+        StatusCode::NOT_FOUND => Rejection::NotFound,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            Rejection::TooManyRequests
+        }
+        _ => Rejection::Forbidden,
+    }
 }
 
 /// The CONNECT as an `http::Request` for the middleware: method `CONNECT`, the `:path`
@@ -360,6 +376,31 @@ fn connect_request(primus: &Primus, session: &SessionRequest) -> Result<HttpRequ
     };
     builder
         .extension(peer)
+        .extension(SessionOpening)
         .body(Empty::new().map_err(|e| match e {}).boxed_unsync())
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_map_to_the_answers_webtransport_has() {
+        assert_eq!(rejection(StatusCode::NOT_FOUND), Rejection::NotFound);
+        for s in [
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ] {
+            assert_eq!(rejection(s), Rejection::TooManyRequests);
+        }
+        for s in [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::FORBIDDEN,
+            StatusCode::BAD_REQUEST,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ] {
+            assert_eq!(rejection(s), Rejection::Forbidden, "{s}");
+        }
+    }
 }

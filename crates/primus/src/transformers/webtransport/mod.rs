@@ -94,8 +94,9 @@ pub(crate) mod server;
 #[cfg(feature = "webtransport")]
 pub use endpoint::{WebTransportEndpoint, WebTransportIdentity};
 
+use crate::options::de_ms;
 use crate::server::Primus;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::fmt;
 use std::time::Duration;
 
@@ -121,11 +122,12 @@ pub struct WebTransportOptions {
     #[serde(deserialize_with = "de_ms", alias = "handshake_timeout")]
     pub handshake_timeout: Duration,
     /// QUIC idle timeout: a connection that hears nothing from its peer for this long is
-    /// gone (default 30 s; the smaller of both sides' values applies).
+    /// gone (default 30 s; the smaller of both sides' values applies; zero: no idle
+    /// timeout of ours, only the peer's).
     #[serde(deserialize_with = "de_ms", alias = "idle_timeout")]
     pub idle_timeout: Duration,
     /// QUIC keep-alive interval, so that quiet sessions outlive the idle timeout (default
-    /// 10 s; zero turns it off).
+    /// 10 s; zero turns it off). Keep it below the idle timeout, or quiet sessions end.
     #[serde(deserialize_with = "de_ms", alias = "keep_alive")]
     pub keep_alive: Duration,
 }
@@ -134,8 +136,8 @@ impl Default for WebTransportOptions {
     fn default() -> Self {
         WebTransportOptions {
             handshake_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
-            keep_alive: Duration::from_secs(10),
+            idle_timeout: IDLE_TIMEOUT,
+            keep_alive: KEEP_ALIVE,
         }
     }
 }
@@ -158,8 +160,85 @@ impl WebTransportOptions {
     }
 }
 
-fn de_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    u64::deserialize(d).map(Duration::from_millis)
+/// QUIC idle timeout, both halves' default.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// QUIC keep-alive interval, both halves' default.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// The QUIC transport settings both halves share: the idle timeout and, unless zero, the
+/// keep-alive interval; `None` when the idle timeout is longer than QUIC can say.
+#[cfg(feature = "webtransport")]
+fn quic_transport(
+    idle_timeout: Duration,
+    keep_alive: Duration,
+) -> Option<wtransport::quinn::TransportConfig> {
+    let idle = wtransport::quinn::IdleTimeout::try_from(idle_timeout).ok()?;
+    let mut transport = wtransport::quinn::TransportConfig::default();
+    transport
+        .max_idle_timeout(Some(idle))
+        .keep_alive_interval((!keep_alive.is_zero()).then_some(keep_alive));
+    Some(transport)
+}
+
+/// Payloads up to this size are copied into a batch's buffer; larger ones go out as
+/// their own chunk, uncopied (a broadcast's encoded bytes are shared by every spark).
+#[cfg(feature = "webtransport")]
+const COPY_LIMIT: usize = 16 * 1024;
+
+/// The sending half of a session's stream and the batch being built, for both halves.
+#[cfg(feature = "webtransport")]
+pub(crate) struct StreamWriter {
+    pub(crate) send: wtransport::SendStream,
+    /// Headers and small payloads of the batch.
+    buf: bytes::BytesMut,
+    /// The batch's chunks, in order.
+    chunks: Vec<bytes::Bytes>,
+}
+
+#[cfg(feature = "webtransport")]
+impl StreamWriter {
+    pub(crate) fn new(send: wtransport::SendStream) -> Self {
+        StreamWriter {
+            send,
+            buf: bytes::BytesMut::new(),
+            chunks: Vec::new(),
+        }
+    }
+
+    /// Add a frame to the batch (nothing when it cannot be framed). Hot path: the header
+    /// and a small payload are copied into one buffer; a large payload is its own chunk,
+    /// shared, not copied.
+    pub(crate) fn push(
+        &mut self,
+        frame: &primus_core::Frame,
+    ) -> Result<(), primus_core::webtransport::FrameError> {
+        self.buf
+            .extend_from_slice(&primus_core::webtransport::header(frame)?);
+        if frame.len() <= COPY_LIMIT {
+            self.buf.extend_from_slice(frame.as_bytes());
+        } else {
+            self.chunks.push(self.buf.split().freeze());
+            self.chunks.push(frame.bytes().clone());
+        }
+        Ok(())
+    }
+
+    /// Write the batch.
+    pub(crate) async fn flush(&mut self) -> Result<(), wtransport::quinn::WriteError> {
+        if !self.buf.is_empty() {
+            self.chunks.push(self.buf.split().freeze());
+        }
+        if self.chunks.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .send
+            .quic_stream_mut()
+            .write_all_chunks(&mut self.chunks)
+            .await;
+        self.chunks.clear();
+        result
+    }
 }
 
 /// The SHA-256 of a DER certificate, as `serverCertificateHashes` names it.
@@ -302,8 +381,8 @@ impl Default for WebTransportClientOptions {
             port: None,
             max_message_size: crate::client::DEFAULT_MAX_MESSAGE_SIZE,
             headers: Vec::new(),
-            idle_timeout: Duration::from_secs(30),
-            keep_alive: Duration::from_secs(10),
+            idle_timeout: IDLE_TIMEOUT,
+            keep_alive: KEEP_ALIVE,
         }
     }
 }

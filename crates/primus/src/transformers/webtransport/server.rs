@@ -3,16 +3,15 @@
 //! task per session. How sessions get here is in [`endpoint`](super::endpoint); the
 //! design is in the [module docs](super).
 
-use super::{EndpointInfo, WebTransportOptions, PATH};
+use super::{EndpointInfo, StreamWriter, WebTransportOptions, PATH};
 use crate::error::SparkError;
 use crate::options::Options;
 use crate::server::spark::{CloseKind, SparkConn, SparkShared};
 use crate::server::Inner;
-use crate::service::{full, HttpRequest, HttpResponse};
+use crate::service::{full, method_not_allowed, HttpRequest, HttpResponse};
 use crate::transformers::websockets::server::{spark_info, Inbound, Refusal};
-use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Method, StatusCode};
-use primus_core::webtransport::{self as codec, FrameDecoder, FrameError};
+use primus_core::webtransport::{FrameDecoder, FrameError};
 use primus_core::Frame;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -20,16 +19,13 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 use wtransport::endpoint::SessionRequest;
-use wtransport::{Connection, RecvStream, SendStream, VarInt};
+use wtransport::{Connection, RecvStream, VarInt};
 
 /// Frames written in one batch (bounds the time between reads).
 const MAX_BATCH: usize = 64;
-/// Payloads up to this size are copied into the batch buffer; larger ones go out as
-/// their own chunk, uncopied (a broadcast's encoded bytes are shared by every spark).
-const COPY_LIMIT: usize = 16 * 1024;
 /// How long the end of a session waits for the client to acknowledge the last data.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-const PLAIN: &str = "text/plain; charset=utf-8";
+const PLAIN: &str = "text/plain; charset=UTF-8";
 
 /// A session's CONNECT on its way through the middleware to the transformer, which takes
 /// it (the endpoint rejects it when a layer answered instead). An extension of the
@@ -54,6 +50,11 @@ impl SessionSlot {
     /// The session, unless taken already.
     pub(crate) fn take(&self) -> Option<PendingSession> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Give back a session that could not be accepted, for the endpoint to reject.
+    pub(crate) fn put_back(&self, pending: PendingSession) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(pending);
     }
 }
 
@@ -139,36 +140,24 @@ impl Server {
                 PLAIN,
                 "WebTransport sessions are opened over HTTP/3 on the UDP endpoint.\n",
             ),
-            _ => {
-                let mut res = full(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    PLAIN,
-                    "Method not allowed here: use GET.\n",
-                );
-                res.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-                res
-            }
+            _ => method_not_allowed("GET, HEAD"),
         }
     }
 
     /// The CONNECT passed the middleware: make the spark and start the session's task.
     fn accept(&self, server: &Arc<Inner>, req: HttpRequest, slot: &SessionSlot) -> HttpResponse {
+        let Some(pending) = slot.take() else {
+            // Only a layer that called the service twice could get here.
+            return full(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, "");
+        };
         let info = spark_info(server, req);
-        // The spark first: when it cannot be made, the session stays in the slot and
-        // the endpoint rejects it.
         let conn = match server.open_spark(info) {
             Ok(conn) => conn,
-            Err(e) => return full(StatusCode::SERVICE_UNAVAILABLE, PLAIN, e.to_string()),
-        };
-        let Some(pending) = slot.take() else {
-            conn.spark.shared.finish(
-                CloseKind::Normal,
-                Some(SparkError::Transport(
-                    "the session was taken already".into(),
-                )),
-            );
-            return full(StatusCode::INTERNAL_SERVER_ERROR, PLAIN, "");
+            Err(e) => {
+                // Back in the slot: the endpoint rejects it.
+                slot.put_back(pending);
+                return full(StatusCode::SERVICE_UNAVAILABLE, PLAIN, e.to_string());
+            }
         };
         let task = Session {
             server: server.clone(),
@@ -244,11 +233,7 @@ impl Session {
             spark,
             mut outgoing,
         } = conn;
-        let mut writer = Writer {
-            send,
-            buf: BytesMut::new(),
-            chunks: Vec::new(),
-        };
+        let mut writer = StreamWriter::new(send);
         let mut reader = Reader {
             recv,
             decoder: FrameDecoder::new(self.max_length),
@@ -271,7 +256,7 @@ impl Session {
                 // within `write_timeout`; then the stream's end, delivered within the grace.
                 let drain = async {
                     while let Ok(frame) = outgoing.try_recv() {
-                        writer.push(&frame);
+                        push(&mut writer, &shared, &frame);
                     }
                     writer.flush().await
                 };
@@ -307,7 +292,7 @@ impl Session {
 
     async fn drive(
         &self,
-        (connection, writer, reader): (&Connection, &mut Writer, &mut Reader),
+        (connection, writer, reader): (&Connection, &mut StreamWriter, &mut Reader),
         shared: &Arc<SparkShared>,
         outgoing: &mut mpsc::Receiver<Frame>,
         stop: &mut watch::Receiver<bool>,
@@ -329,10 +314,10 @@ impl Session {
                 _ = async { let _ = stop.wait_for(|s| *s).await; } => return Exit::Shutdown,
                 frame = outgoing.recv() => {
                     let Some(frame) = frame else { return Exit::Ended };
-                    writer.push(&frame);
+                    push(writer, shared, &frame);
                     for _ in 1..MAX_BATCH {
                         match outgoing.try_recv() {
-                            Ok(frame) => writer.push(&frame),
+                            Ok(frame) => push(writer, shared, &frame),
                             Err(_) => break,
                         }
                     }
@@ -353,66 +338,27 @@ impl Session {
     }
 }
 
-/// The session stream's sending half and its batch.
-struct Writer {
-    send: SendStream,
-    /// Headers and small payloads of the batch being built.
-    buf: BytesMut,
-    /// The batch's chunks, in order.
-    chunks: Vec<Bytes>,
-}
-
 /// The session stream's receiving half and its frame decoder.
 struct Reader {
     recv: RecvStream,
     decoder: FrameDecoder,
 }
 
-impl Writer {
-    /// Add a frame to the batch. Hot path: the header and a small payload are copied into
-    /// one buffer; a large payload is its own chunk, shared, not copied.
-    fn push(&mut self, frame: &Frame) {
-        self.buf.extend_from_slice(&codec::header(frame));
-        if frame.len() <= COPY_LIMIT {
-            self.buf.extend_from_slice(frame.as_bytes());
-        } else {
-            self.chunks.push(self.buf.split().freeze());
-            self.chunks.push(frame.bytes().clone());
-        }
-    }
-
-    /// Write the batch.
-    async fn flush(&mut self) -> Result<(), wtransport::quinn::WriteError> {
-        if !self.buf.is_empty() {
-            self.chunks.push(self.buf.split().freeze());
-        }
-        let result = self
-            .send
-            .quic_stream_mut()
-            .write_all_chunks(&mut self.chunks)
-            .await;
-        self.chunks.clear();
-        result
+/// Add a frame to the batch; one that cannot be framed (over 4 GiB) is dropped and
+/// reported, and the stream stays in step.
+fn push(writer: &mut StreamWriter, shared: &Arc<SparkShared>, frame: &Frame) {
+    if let Err(e) = writer.push(frame) {
+        shared.emit_error(&SparkError::Transport(e.to_string()));
     }
 }
 
-/// The refusal of a frame the client should not have sent (the WebSocket codes).
-fn refusal(e: FrameError) -> Refusal {
-    let (code, reason) = match e {
-        FrameError::TooLarge { limit, .. } => {
-            return Refusal {
-                code: 1009,
-                reason: "Max payload size exceeded",
-                error: SparkError::MaxLength { limit },
-            }
-        }
-        FrameError::InvalidUtf8 => (1007, "Invalid UTF-8 sequence"),
-        _ => (1002, "Protocol error"),
-    };
-    Refusal {
-        code,
-        reason,
-        error: SparkError::Transport(e.to_string()),
+/// The refusal of a frame the peer should not have sent (the WebSocket codes); the
+/// client half closes with the same codes.
+pub(crate) fn refusal(e: FrameError) -> Refusal {
+    match e {
+        FrameError::TooLarge { limit, .. } => Refusal::too_large(limit),
+        FrameError::InvalidUtf8 => Refusal::invalid_utf8(e),
+        _ => Refusal::protocol(e),
     }
 }
 
