@@ -44,6 +44,11 @@ pub(crate) async fn get(
     limit: usize,
     fail: impl Fn(String) -> ClientError,
 ) -> Result<(http::StatusCode, Bytes), ClientError> {
+    let mut request = http::Request::get(target)
+        .header(http::header::HOST, endpoint.host.as_str())
+        .body(Empty::new())
+        .map_err(|e| fail(e.to_string()))?;
+    add_headers(request.headers_mut(), endpoint, headers)?;
     let io = connect(endpoint, options).await?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(io))
@@ -51,16 +56,6 @@ pub(crate) async fn get(
             .map_err(|e| fail(e.to_string()))?;
     // The connection future does the I/O; it ends when the request is done or aborted.
     let io_task = tokio::spawn(connection);
-    let mut request = http::Request::get(target).header(http::header::HOST, endpoint.host.as_str());
-    if let Some(auth) = endpoint.basic_auth() {
-        request = request.header(http::header::AUTHORIZATION, auth);
-    }
-    for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    let request = request
-        .body(Empty::new())
-        .map_err(|e| fail(e.to_string()))?;
     let result = async {
         let response = sender
             .send_request(request)
@@ -155,7 +150,6 @@ pub(crate) async fn reuse_or_connect(
 
 /// What every request of an HTTP transport carries: `Authorization` from the URL's
 /// credentials, and the transport's extra headers.
-#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
 pub(crate) fn add_headers(
     headers: &mut http::HeaderMap,
     endpoint: &Endpoint,
