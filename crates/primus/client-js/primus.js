@@ -135,6 +135,22 @@ function millisecond(value) {
   return +m[1] * (UNITS[(m[2] || 'ms').toLowerCase()] || 0);
 }
 
+/** Standard base64 of bytes (an ArrayBuffer or a typed array), for the transports and parsers. */
+function base64Encode(data) {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+/** The bytes of standard base64 text, as a Uint8Array (throws on bad input, as `atob` does). */
+function base64Decode(text) {
+  const bin = atob(text);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_';
 let yeastSeed = 0;
 let yeastPrev;

@@ -10,12 +10,6 @@ function ejsonLooksTyped(obj) {
   return EJSON_TYPED.some((set) => set.length === keys.length && set.every((k) => keys.includes(k)));
 }
 
-function ejsonB64(bytes) {
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
-
 function ejsonToJSONValue(v, depth) {
   if (depth > 512) throw new Error('Message nested too deeply');
   if (typeof v === 'number') {
@@ -27,7 +21,7 @@ function ejsonToJSONValue(v, depth) {
   if (v instanceof Date) return { $date: v.getTime() };
   if (v instanceof RegExp) return { $regexp: v.source, $flags: v.flags };
   const bytes = v instanceof ArrayBuffer ? new Uint8Array(v) : ArrayBuffer.isView(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : null;
-  if (bytes) return { $binary: ejsonB64(bytes) };
+  if (bytes) return { $binary: base64Encode(bytes) };
   if (Array.isArray(v)) return v.map((x) => ejsonToJSONValue(x, depth + 1));
   if (typeof v.toJSONValue === 'function' && typeof v.typeName === 'function') {
     return { $type: v.typeName(), $value: v.toJSONValue() };
@@ -42,12 +36,7 @@ function ejsonFromJSONValue(v) {
   if (Array.isArray(v)) return v.map(ejsonFromJSONValue);
   if (ejsonLooksTyped(v)) {
     if ('$date' in v) return new Date(v.$date);
-    if ('$binary' in v) {
-      const bin = atob(v.$binary);
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      return bytes;
-    }
+    if ('$binary' in v) return base64Decode(v.$binary);
     if ('$InfNaN' in v) return v.$InfNaN > 0 ? Infinity : v.$InfNaN < 0 ? -Infinity : NaN;
     if ('$regexp' in v) return new RegExp(v.$regexp, v.$flags);
     if ('$escape' in v) {

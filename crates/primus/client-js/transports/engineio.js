@@ -11,20 +11,6 @@
 
 const EIO_SEPARATOR = '\x1e';
 
-function toBase64(data) {
-  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
-
-function fromBase64(text) {
-  const bin = atob(text);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes.buffer;
-}
-
 /** One Engine.IO session. Callbacks: onopen, onmessage(data), onerror(err), onclose(reason). */
 class EngineSocket {
   constructor(url, query, options) {
@@ -119,7 +105,7 @@ class EngineSocket {
       case '4':
         return this.receive(p.slice(1));
       case 'b':
-        return this.receive(fromBase64(p.slice(1)));
+        return this.receive(base64Decode(p.slice(1)).buffer);
       default:
         return; // 0 (again), 3, 5, 6: nothing to do
     }
@@ -153,7 +139,7 @@ class EngineSocket {
 
   /** Send one Engine.IO message (a string, or binary as `b<base64>`). */
   sendMessage(data) {
-    this.sendPacket(typeof data === 'string' ? '4' + data : 'b' + toBase64(data));
+    this.sendPacket(typeof data === 'string' ? '4' + data : 'b' + base64Encode(data));
   }
 
   sendPacket(packet) {

@@ -8,20 +8,6 @@
 // client decides. `end()` sends `DELETE <pathname>/sse/<session>` after the last POST.
 // `transport: {withCredentials: true}` sends cookies to another origin.
 
-function sseToBase64(data) {
-  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
-
-function sseFromBase64(text) {
-  const bin = atob(text);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes.buffer;
-}
-
 /** One sse session. Callbacks: onopen, onmessage(data), onerror(err), onclose(). */
 class SSESocket {
   constructor(base, query, options) {
@@ -67,7 +53,7 @@ class SSESocket {
     es.addEventListener('binary', (evt) => {
       let data;
       try {
-        data = sseFromBase64(evt.data);
+        data = base64Decode(evt.data).buffer;
       } catch (e) {
         return this.closed(new Error('sse: bad binary event'));
       }
@@ -83,7 +69,7 @@ class SSESocket {
 
   send(message) {
     if (this.state === 'closed' || this.ending) return;
-    this.outbox.push(typeof message === 'string' ? JSON.stringify(message) : 'b' + sseToBase64(message));
+    this.outbox.push(typeof message === 'string' ? JSON.stringify(message) : 'b' + base64Encode(message));
     this.flush();
   }
 

@@ -65,6 +65,7 @@ class WTDecoder {
 // Made on first use: loading the library must not need what only this transport uses.
 let wtEncoder = null;
 
+/** A message as its frame header and payload (two pieces: the payload is not copied). */
 function wtFrame(message) {
   let type = WT_BINARY;
   let payload;
@@ -77,15 +78,9 @@ function wtFrame(message) {
   } else {
     payload = new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
   }
-  const out = new Uint8Array(WT_HEADER + payload.byteLength);
   const n = payload.byteLength;
-  out[0] = type;
-  out[1] = (n >>> 24) & 0xff;
-  out[2] = (n >>> 16) & 0xff;
-  out[3] = (n >>> 8) & 0xff;
-  out[4] = n & 0xff;
-  out.set(payload, WT_HEADER);
-  return out;
+  const header = new Uint8Array([type, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  return [header, payload];
 }
 
 /** Close a session, whatever its state (closing a closed one is harmless). */
@@ -98,12 +93,9 @@ function wtClose(wt) {
 }
 
 function wtHashes(list) {
-  return (list || []).filter((h) => h && h.algorithm === 'sha-256' && typeof h.value === 'string').map((h) => {
-    const bin = atob(h.value);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    return { algorithm: 'sha-256', value: bytes };
-  });
+  return (list || [])
+    .filter((h) => h && h.algorithm === 'sha-256' && typeof h.value === 'string')
+    .map((h) => ({ algorithm: 'sha-256', value: base64Decode(h.value) }));
 }
 
 /** One WebTransport session and its stream. Callbacks: onopen, onmessage(data), onerror(err), onclose(). */
@@ -169,7 +161,11 @@ class WebTransportSocket {
 
   send(message) {
     if (this.state !== 'open') return;
-    this.writer.write(wtFrame(message)).catch((err) => this.closed(err));
+    // Two writes on one writer go out in order.
+    const [header, payload] = wtFrame(message);
+    const failed = (err) => this.closed(err);
+    this.writer.write(header).catch(failed);
+    this.writer.write(payload).catch(failed);
   }
 
   closed(err) {
