@@ -57,8 +57,6 @@ describe('browser client over webtransport: its own cases', () => {
       window.hashes = [{ algorithm: 'sha-256', value: bytes }];
     }, value);
     await connect(page, { ...FAST, transport: { serverCertificateHashes: await page.evaluate(() => window.hashes) } });
-    // (The page got the hash as bytes, as the WebTransport API wants it.)
-    assert.ok(await page.evaluate(() => window.primus.transport.serverCertificateHashes[0].value instanceof Uint8Array));
     assert.equal(await roundTrip(page, 'trusted by hash'), 'trusted by hash');
     assert.equal(lookups, 0);
     await page.evaluate(() => window.primus.end());

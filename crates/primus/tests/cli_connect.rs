@@ -150,6 +150,43 @@ fn pipeline(input: &str, args: &str, limit: Duration) -> Vec<String> {
         .collect()
 }
 
+/// `primus serve --transformer webtransport` says where its UDP endpoint is and the hash
+/// of its self-signed certificate; `primus connect --trust-published-hashes` trusts it.
+#[test]
+#[cfg(feature = "webtransport")]
+fn webtransport_serve_publishes_its_hash_and_connect_trusts_it() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_primus"))
+        .args(["serve", "--port", "0", "--transformer", "webtransport"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start primus serve");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut listening, mut udp) = (String::new(), String::new());
+    out.read_line(&mut listening).unwrap();
+    out.read_line(&mut udp).unwrap();
+    let _server = Serve(child);
+    let port: u16 = listening
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let words: Vec<&str> = udp.split_whitespace().collect();
+    assert_eq!(
+        words[..4],
+        ["webtransport", "udp", &port.to_string(), "sha-256"],
+        "{udp}"
+    );
+    assert_eq!(words[4].split(':').count(), 32, "{udp}");
+    let lines = pipeline(
+        r#""a"\n{"b":2}\n"#,
+        &format!("--transformer webtransport --trust-published-hashes http://127.0.0.1:{port}"),
+        Duration::from_secs(15),
+    );
+    assert_eq!(lines, [r#""a""#, r#"{"b":2}"#]);
+}
+
 #[test]
 fn a_pipeline_without_linger_prints_every_reply_on_each_transformer() {
     for transformer in ["websockets", "engine.io", "sockjs"] {

@@ -8,7 +8,7 @@
 #![cfg(feature = "webtransport")]
 
 use futures_util::StreamExt;
-use primus::client::{Backoff, Client, ClientError, ClientEvent, ClientOptions};
+use primus::client::{Client, ClientError, ClientEvent, ClientOptions};
 use primus::http;
 use primus::middleware::AuthError;
 use primus::transformers::webtransport::{
@@ -16,7 +16,6 @@ use primus::transformers::webtransport::{
 };
 use primus::{Options, Primus, Server};
 use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::time::timeout;
@@ -24,10 +23,10 @@ use tokio::time::timeout;
 mod client_support;
 mod server_support;
 use client_support::{
-    echo_all, echo_scenario, end_with_reconnect_scenario, next_json, serve, server_end_scenario,
-    wait_connected, wait_event, WAIT,
+    echo_all, echo_scenario, end_with_reconnect_scenario, fast, next_json, serve,
+    server_end_scenario, wait_connected, wait_event, WAIT,
 };
-use server_support::contract_server;
+use server_support::{contract_server, http_get};
 
 fn webtransport() -> Options {
     Options::default()
@@ -37,15 +36,7 @@ fn webtransport() -> Options {
 
 /// Client options trusting the hash the server publishes.
 fn options() -> ClientOptions {
-    let mut o = ClientOptions {
-        transformer: "webtransport".into(),
-        reconnect: Backoff {
-            min: Duration::from_millis(50),
-            max: Some(Duration::from_millis(200)),
-            ..Backoff::default()
-        },
-        ..ClientOptions::default()
-    };
+    let mut o = fast("webtransport");
     o.transport.webtransport = WebTransportClientOptions::default().trust_published_hashes(true);
     o
 }
@@ -333,18 +324,16 @@ async fn the_clients_end_delivers_its_last_message_and_ends_the_spark() {
 async fn the_description_over_http() {
     let server = contract_server(webtransport());
     let (addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
-    let res = get(addr, "/primus/webtransport").await;
-    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
-    let body = res.split("\r\n\r\n").nth(1).unwrap();
-    let info = EndpointInfo::from_json(body.as_bytes()).unwrap();
+    let res = http_get(addr, "/primus/webtransport", "").await;
+    assert_eq!(res.status, 200);
+    let info = EndpointInfo::from_json(&res.body).unwrap();
     assert_eq!(Some(info), server.webtransport_endpoint());
-    assert!(get(addr, "/primus/other").await.starts_with("HTTP/1.1 404"));
+    assert_eq!(http_get(addr, "/primus/other", "").await.status, 404);
     // `/spec` and the library are HTTP as for every transformer.
-    assert!(get(addr, "/primus/spec")
-        .await
-        .contains(r#""transformer":"webtransport""#));
-    let library = get(addr, "/primus/primus.js").await;
-    assert!(library.contains("Primus.transports.webtransport"));
+    let spec = http_get(addr, "/primus/spec", "").await;
+    assert!(String::from_utf8_lossy(&spec.body).contains(r#""transformer":"webtransport""#));
+    let library = http_get(addr, "/primus/primus.js", "").await;
+    assert!(String::from_utf8_lossy(&library.body).contains("Primus.transports.webtransport"));
 }
 
 /// Embedding: Primus in your own HTTP stack (here axum) and the endpoint bound apart, on
@@ -357,9 +346,7 @@ async fn an_endpoint_run_beside_your_own_http_server() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     // No endpoint yet: 503.
-    assert!(get(addr, "/primus/webtransport")
-        .await
-        .starts_with("HTTP/1.1 503"));
+    assert_eq!(http_get(addr, "/primus/webtransport", "").await.status, 503);
     let identity = WebTransportIdentity::self_signed(["127.0.0.1"]).unwrap();
     let endpoint =
         WebTransportEndpoint::bind(&server, "127.0.0.1:0".parse().unwrap(), identity).unwrap();
@@ -382,8 +369,9 @@ async fn an_endpoint_run_beside_your_own_http_server() {
     assert_eq!(server.connected(), 0);
     client.end();
     // A Primus of another transformer has no endpoint to run.
-    let other = Primus::new(Options::default().transformer("sse"));
-    if let Ok(other) = other {
+    #[cfg(feature = "sse")]
+    {
+        let other = Primus::new(Options::default().transformer("sse")).unwrap();
         let identity = WebTransportIdentity::self_signed(["localhost"]).unwrap();
         let err = WebTransportEndpoint::bind(&other, "127.0.0.1:0".parse().unwrap(), identity)
             .unwrap_err();
@@ -444,23 +432,6 @@ async fn the_https_certificate_serves_udp_too() {
     );
 }
 
-/// A plain `GET` over TCP; the whole answer as text.
-async fn get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = Vec::new();
-    timeout(WAIT, tcp.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// An application that reads its sparks as streams, slowly: the session stops reading
 /// while the spark's incoming queue is full, and nothing is lost or reordered.
 #[tokio::test]
@@ -484,6 +455,42 @@ async fn a_slow_application_loses_nothing() {
         }
     }
     client.end();
+}
+
+/// Flow control reaches the client: while an application does not read, the session
+/// stops reading its stream, so a client writing far more than the connection's window
+/// (4 MiB) cannot finish; once the application reads, it does, and nothing is lost.
+#[tokio::test]
+async fn a_stalled_application_stalls_the_clients_writes() {
+    let mut o = webtransport();
+    o.incoming_queue_size = 1;
+    let server = Primus::new(o).unwrap();
+    let mut sparks = server.connections();
+    let (_addr, _stop, _task) = serve(&server, "127.0.0.1:0".parse().unwrap()).await;
+    let session = raw_session(&server).await;
+    let mut send = session.send;
+    // 128 frames of 64 KiB: 8 MiB.
+    let payload = format!("\"{}\"", "w".repeat(64 * 1024 - 2));
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload.as_bytes());
+    let writing = tokio::spawn(async move {
+        for _ in 0..128 {
+            send.write_all(&frame).await.unwrap();
+        }
+        send
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !writing.is_finished(),
+        "8 MiB went out while nothing was read"
+    );
+    let mut spark = timeout(WAIT, sparks.next()).await.unwrap().unwrap();
+    for _ in 0..128 {
+        let msg = timeout(WAIT, spark.next()).await.unwrap().unwrap();
+        assert_eq!(msg.decode::<String>().unwrap().len(), 64 * 1024 - 2);
+    }
+    timeout(WAIT, writing).await.unwrap().unwrap();
 }
 
 /// A client that stops reading: the session's writes stall, and after `write_timeout`
@@ -594,6 +601,27 @@ fn assert_reported(errors: &Mutex<Vec<String>>, what: &str) {
 /// sends `bytes` on its stream and reads nothing; resolves with the session's close code
 /// and reason.
 async fn raw_session_closed_after(server: &Primus, bytes: &[u8]) -> (u32, Vec<u8>) {
+    let mut session = raw_session(server).await;
+    session.send.write_all(bytes).await.unwrap();
+    match timeout(WAIT, session.connection.closed()).await.unwrap() {
+        wtransport::error::ConnectionError::ApplicationClosed(close) => {
+            (close.code().into_inner() as u32, close.reason().to_vec())
+        }
+        other => panic!("closed with {other:?}"),
+    }
+}
+
+/// A raw wtransport session to the server's endpoint (trusting its published hash): the
+/// endpoint, the connection and both halves of its stream (all must live on, or the
+/// session ends).
+struct RawSession {
+    _endpoint: wtransport::Endpoint<wtransport::endpoint::endpoint_side::Client>,
+    connection: wtransport::Connection,
+    send: wtransport::SendStream,
+    _recv: wtransport::RecvStream,
+}
+
+async fn raw_session(server: &Primus) -> RawSession {
     let info = server.webtransport_endpoint().unwrap();
     let hash = wtransport::tls::Sha256Digest::new(info.certificate_hashes[0].0);
     let config = wtransport::ClientConfig::builder()
@@ -603,12 +631,11 @@ async fn raw_session_closed_after(server: &Primus, bytes: &[u8]) -> (u32, Vec<u8
     let endpoint = wtransport::Endpoint::client(config).unwrap();
     let url = format!("https://127.0.0.1:{}/primus/webtransport", info.port);
     let connection = timeout(WAIT, endpoint.connect(url)).await.unwrap().unwrap();
-    let (mut send, _recv) = connection.open_bi().await.unwrap().await.unwrap();
-    send.write_all(bytes).await.unwrap();
-    match timeout(WAIT, connection.closed()).await.unwrap() {
-        wtransport::error::ConnectionError::ApplicationClosed(close) => {
-            (close.code().into_inner() as u32, close.reason().to_vec())
-        }
-        other => panic!("closed with {other:?}"),
+    let (send, recv) = connection.open_bi().await.unwrap().await.unwrap();
+    RawSession {
+        _endpoint: endpoint,
+        connection,
+        send,
+        _recv: recv,
     }
 }
