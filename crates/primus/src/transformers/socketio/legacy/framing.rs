@@ -222,10 +222,14 @@ impl Framing for WsFraming {
 }
 
 impl WsFraming {
-    /// Any packet is a sign of life: the next heartbeat is an interval away.
+    /// Any packet is a sign of life: it answers the heartbeat outstanding, if any, and the
+    /// next one goes an interval later. Without one outstanding the schedule stays:
+    /// socket.io-client 0.9 counts only what it receives as life, so a client that keeps
+    /// sending must still be sent `2::` every interval.
     fn alive(&mut self, now: Instant) {
-        self.deadline = None;
-        self.next_heartbeat = now + self.interval;
+        if self.deadline.take().is_some() {
+            self.next_heartbeat = now + self.interval;
+        }
     }
 
     /// [`Framing::tick`] at `now`.
@@ -345,6 +349,12 @@ mod tests {
         assert_eq!(f.next_tick(), Some(start + ms(250)));
         assert!(f.tick_at(start + ms(250)).unwrap().is_some());
         assert!(f.tick_at(start + ms(550)).is_err());
+        // A packet with no heartbeat outstanding keeps the schedule.
+        let mut f = WsFraming::new(&settings, 100);
+        let start = f.next_heartbeat - ms(100);
+        f.alive(start + ms(50));
+        assert_eq!(f.next_tick(), Some(start + ms(100)));
+        assert!(f.tick_at(start + ms(100)).unwrap().is_some());
         assert!(f.incoming(Frame::text("2::")).unwrap().alive);
         assert!(f.incoming(Frame::binary(vec![1u8])).is_err());
         assert!(f.incoming(Frame::text("nope")).is_err());
