@@ -330,11 +330,13 @@ pub fn encode_message(frame: Frame) -> (Frame, Option<Frame>) {
         Frame::Text(b) => {
             // Text frames are UTF-8 by construction.
             let text = std::str::from_utf8(&b).unwrap_or_default();
-            let mut out = String::with_capacity(text.len() + 16);
-            out.push_str("2[\"message\",");
-            out.push_str(&serde_json::to_string(text).unwrap_or_default());
-            out.push(']');
-            (Frame::text(out), None)
+            // Written once, straight into the frame's buffer.
+            let mut out = Vec::with_capacity(text.len() + 16);
+            out.extend_from_slice(b"2[\"message\",");
+            // Writing a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, text);
+            out.push(b']');
+            (Frame::Text(Bytes::from(out)), None)
         }
         Frame::Binary(b) => (
             Frame::text("51-[\"message\",{\"_placeholder\":true,\"num\":0}]"),

@@ -35,10 +35,9 @@ impl Server {
         req: crate::service::HttpRequest,
     ) -> crate::service::HttpResponse {
         let rest = req.uri().path().get(server.pathname.len()..).unwrap_or("");
-        if super::legacy::server::owns(rest) {
-            self.legacy.handle(server, req).await
-        } else {
-            self.engine.handle(server, req).await
+        match super::legacy::server::route(rest) {
+            Some(route) => self.legacy.handle(server, req, route).await,
+            None => self.engine.handle(server, req).await,
         }
     }
 }
