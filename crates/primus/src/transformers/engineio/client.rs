@@ -26,6 +26,7 @@ pub use super::EngineIoClientOptions;
 use crate::client::net::{self, BoxedIo};
 use crate::client::url::Endpoint;
 use crate::client::{ClientError, ClientOptions};
+use crate::transformers::socketio::server::Incoming;
 use crate::transformers::websockets::client::{query_with_cache_buster, yeast};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -64,22 +65,9 @@ pub(crate) enum Framing {
     SocketIo(crate::transformers::socketio::client::Framing),
 }
 
-/// What one incoming Engine.IO message means for the session.
-#[derive(Debug, Default)]
-pub(crate) struct Received {
-    /// A frame for the application.
-    pub(crate) deliver: Option<Frame>,
-    /// A message to send back (a Socket.IO ack).
-    pub(crate) reply: Option<Frame>,
-    /// The server accepted the session (the Socket.IO CONNECT answer).
-    pub(crate) connected: bool,
-    /// The server left (Socket.IO DISCONNECT): the session ends like a close.
-    pub(crate) end: bool,
-}
-
 impl Framing {
     /// The message sent right after the Engine.IO open, whose acceptance
-    /// ([`Received::connected`]) [`connect_with`] waits for; `None`: open at once.
+    /// ([`Incoming::connect`]) [`connect_with`] waits for; `None`: open at once.
     fn opening(&self) -> Option<Frame> {
         match self {
             Framing::Plain => None,
@@ -102,12 +90,9 @@ impl Framing {
     }
 
     /// One incoming Engine.IO message.
-    fn incoming(&mut self, frame: Frame) -> Result<Received, ClientError> {
+    fn incoming(&mut self, frame: Frame) -> Result<Incoming, ClientError> {
         match self {
-            Framing::Plain => Ok(Received {
-                deliver: Some(frame),
-                ..Default::default()
-            }),
+            Framing::Plain => Ok(Incoming::deliver(frame)),
             #[cfg(feature = "socketio")]
             Framing::SocketIo(f) => f.incoming(frame),
         }
@@ -161,7 +146,7 @@ impl Inbox {
                 _ => continue,
             };
             let received = self.framing.incoming(frame)?;
-            if received.connected {
+            if received.connect {
                 if let Some(ready) = self.ready.take() {
                     let _ = ready.send(());
                 }
@@ -172,7 +157,7 @@ impl Inbox {
                 }
             }
             replies.extend(received.reply.map(Packet::Message));
-            if received.end {
+            if received.disconnect {
                 taken.ended = true;
                 return Ok(taken);
             }

@@ -5,9 +5,9 @@ use super::SocketIo09Options;
 use crate::error::SparkError;
 use crate::transformers::websockets::server::{Framing, Received, Refusal};
 use bytes::Bytes;
+use primus_core::socketio::Arg;
 use primus_core::socketio09::{AckRequest, ErrorReason, Packet, PacketType};
 use primus_core::Frame;
-use serde_json::Value as Json;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -126,10 +126,13 @@ pub(super) fn incoming(source: &Bytes, text: &str, max_length: usize) -> Result<
                 .event_data()
                 .map_err(|e| Bad::Packet(e.to_string()))?;
             if event.name == "message" {
-                out.deliver = event.args.into_iter().next().map(|arg| match arg {
-                    Json::String(s) => Frame::text(s),
-                    other => Frame::text(other.to_string()),
-                });
+                // As a protocol 5 `message` event's argument: a string as it is, anything
+                // else as JSON text.
+                out.deliver = event
+                    .args
+                    .into_iter()
+                    .next()
+                    .map(|arg| Arg::from(arg).into_frame());
             } else {
                 tracing::debug!(name = %event.name, "Socket.IO 0.9 event ignored");
             }
