@@ -72,14 +72,24 @@ class SocketIoSocket extends Primus.EngineSocket {
 
   decode(data) {
     if (typeof data !== 'string') {
-      const event = this.waiting;
-      if (!event) throw new Error('a Socket.IO attachment without a binary packet');
+      const p = this.waiting;
+      if (!p) throw new Error('a Socket.IO attachment without a binary packet');
       this.waiting = null;
-      return this.event(event, data);
+      return this.complete(p, data);
     }
     if (this.waiting) throw new Error('a Socket.IO packet where an attachment was expected');
     const p = sioDecode(data);
     if (p.attachments > 1) throw new Error(p.attachments + ' attachments in one Socket.IO packet (limit 1)');
+    // Every binary packet (any namespace, event or ack) claims the attachment that follows.
+    if (p.attachments === 1) {
+      this.waiting = p;
+      return undefined;
+    }
+    return this.complete(p);
+  }
+
+  /** A complete packet (a binary one with its attachment). */
+  complete(p, attachment) {
     if (p.nsp !== '/') return undefined; // we only join `/`
     switch (p.type) {
       case 0:
@@ -98,11 +108,7 @@ class SocketIoSocket extends Primus.EngineSocket {
       case 5:
         if (!this.connected) throw new Error('a Socket.IO event before the CONNECT answer');
         if (!Array.isArray(p.data) || typeof p.data[0] !== 'string') throw new Error('Socket.IO event data must be an array starting with the event name');
-        if (p.attachments === 1) {
-          this.waiting = p;
-          return undefined;
-        }
-        return this.event(p);
+        return this.event(p, attachment);
       default:
         return undefined; // acks
     }
