@@ -2,8 +2,9 @@
 // WebSocket (or stays on polling with `websockets: false`), and it shares one server with
 // pages running npm socket.io-client 4.8.1 (its browser bundle, pinned in package.json):
 // a broadcast reaches both kinds of client, and a socket.io-client `send` reaches ours.
-// The per-transformer cases (messages, restart, offline, end) are in transformers.test.mjs,
-// binary frames as attachments in parsers.test.mjs.
+// The transport's packet decoder is also driven by hand with binary packets our server does
+// not send. The per-transformer cases (messages, restart, offline, end) are in
+// transformers.test.mjs, binary frames as attachments in parsers.test.mjs.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -93,5 +94,40 @@ describe('socket.io transport in Chromium', () => {
     await ours.evaluate(() => window.primus.end());
     await theirs.close();
     await ours.close();
+  });
+
+  it('every binary packet claims its attachment, whatever its namespace or type', async () => {
+    // Our server sends binary events on `/` only; a Socket.IO server may send them on other
+    // namespaces and as binary acks. The transport's socket is driven by hand here, its
+    // Engine.IO layer left out: each binary packet must take the attachment after it.
+    const page = await openPage(browser.context, server.port);
+    const seen = await page.evaluate(() => {
+      let make;
+      const engineClient = Primus.engineClient;
+      Primus.engineClient = (primus, name, factory) => {
+        make = factory;
+      };
+      Primus.transports['socket.io'].call({ transport: {} });
+      Primus.engineClient = engineClient;
+      const socket = make('http://127.0.0.1:1/primus/', '', { websocket: false });
+      const seen = [];
+      socket.sendMessage = (m) => seen.push('sent ' + m);
+      socket.onopen = () => seen.push('open');
+      socket.onmessage = (d) => seen.push(typeof d === 'string' ? d : 'bytes ' + [...new Uint8Array(d)].join(','));
+      socket.fail = (err) => seen.push('fail ' + (err && err.message));
+      const bytes = (...b) => new Uint8Array(b).buffer;
+      socket.receive('0{"sid":"s"}');
+      socket.receive('51-/chat,["message",{"_placeholder":true,"num":0}]');
+      socket.receive(bytes(1));
+      socket.receive('61-4[{"_placeholder":true,"num":0}]');
+      socket.receive(bytes(2));
+      socket.receive('51-7["message",{"_placeholder":true,"num":0}]');
+      socket.receive(bytes(3));
+      socket.receive('2["message","text"]');
+      return seen;
+    });
+    assert.deepEqual(seen, ['open', 'sent 37[]', 'bytes 3', 'text']);
+    assert.deepEqual(page.pageErrors, []);
+    await page.close();
   });
 });

@@ -104,6 +104,29 @@ pub enum Arg {
     Json(Json),
 }
 
+impl From<Json> for Arg {
+    /// A string is [`Arg::Text`], anything else [`Arg::Json`].
+    fn from(value: Json) -> Self {
+        match value {
+            Json::String(s) => Arg::Text(s),
+            other => Arg::Json(other),
+        }
+    }
+}
+
+impl Arg {
+    /// The argument of a `message` event as a Primus frame: a string is the frame's text,
+    /// an attachment a binary frame, any other JSON value its JSON text (so
+    /// `socket.send({a: 1})` reaches a JSON parser).
+    pub fn into_frame(self) -> Frame {
+        match self {
+            Arg::Text(s) => Frame::text(s),
+            Arg::Binary(b) => Frame::Binary(b),
+            Arg::Json(j) => Frame::text(j.to_string()),
+        }
+    }
+}
+
 /// One complete packet (a binary one with its attachment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
@@ -144,15 +167,39 @@ impl Packet {
         self.kind.named() && self.is_main() && self.name.as_deref() == Some(MESSAGE)
     }
 
-    /// A `message` event's first argument as a Primus frame: a string is the frame's text,
-    /// an attachment a binary frame, any other JSON value its JSON text (so
-    /// `socket.send({a: 1})` reaches a JSON parser). `None` without an argument.
+    /// A `message` event's first argument as a Primus frame ([`Arg::into_frame`]); `None`
+    /// without an argument.
     pub fn into_frame(self) -> Option<Frame> {
-        Some(match self.arg? {
-            Arg::Text(s) => Frame::text(s),
-            Arg::Binary(b) => Frame::Binary(b),
-            Arg::Json(j) => Frame::text(j.to_string()),
-        })
+        self.arg.map(Arg::into_frame)
+    }
+
+    /// What an event means for a Primus session, on either side: the frame to deliver (a
+    /// `message` event on `/`, [`into_frame`](Self::into_frame); `None` for other events)
+    /// and the reply (the empty [`ack`] an event on `/` asks for with an id).
+    ///
+    /// ```
+    /// use primus_core::socketio::Decoder;
+    /// use primus_core::Frame;
+    ///
+    /// let mut decoder = Decoder::default();
+    /// let packet = decoder.decode(Frame::text(r#"27["message","\"hi\""]"#)).unwrap().unwrap();
+    /// assert_eq!(
+    ///     packet.into_message(),
+    ///     (Some(Frame::text("\"hi\"")), Some(Frame::text("37[]")))
+    /// );
+    /// let other = decoder.decode(Frame::text(r#"2/chat,3["message","x"]"#)).unwrap().unwrap();
+    /// assert_eq!(other.into_message(), (None, None));
+    /// ```
+    pub fn into_message(self) -> (Option<Frame>, Option<Frame>) {
+        let reply = match self.kind.named() && self.is_main() {
+            true => self.id.map(ack),
+            false => None,
+        };
+        let deliver = match self.is_message() {
+            true => self.into_frame(),
+            false => None,
+        };
+        (deliver, reply)
     }
 
     /// The socket id of a CONNECT answer (`0{"sid":"…"}`).
@@ -305,13 +352,11 @@ impl Decoder {
                     }
                 }
                 packet.arg = match args.next() {
-                    Some(Json::String(s)) => Some(Arg::Text(s)),
                     Some(v) if attachments == 1 && is_placeholder(&v) => {
                         placeholder = true;
                         None
                     }
-                    Some(v) => Some(Arg::Json(v)),
-                    None => None,
+                    v => v.map(Arg::from),
                 };
             }
         }
@@ -330,11 +375,13 @@ pub fn encode_message(frame: Frame) -> (Frame, Option<Frame>) {
         Frame::Text(b) => {
             // Text frames are UTF-8 by construction.
             let text = std::str::from_utf8(&b).unwrap_or_default();
-            let mut out = String::with_capacity(text.len() + 16);
-            out.push_str("2[\"message\",");
-            out.push_str(&serde_json::to_string(text).unwrap_or_default());
-            out.push(']');
-            (Frame::text(out), None)
+            // Written once, straight into the frame's buffer.
+            let mut out = Vec::with_capacity(text.len() + 16);
+            out.extend_from_slice(b"2[\"message\",");
+            // Writing a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, text);
+            out.push(b']');
+            (Frame::Text(Bytes::from(out)), None)
         }
         Frame::Binary(b) => (
             Frame::text("51-[\"message\",{\"_placeholder\":true,\"num\":0}]"),
@@ -419,7 +466,13 @@ mod tests {
         let p = decode(&mut d, "2[\"other\",\"t\"]").unwrap().unwrap();
         assert!(!p.is_message());
         let p = decode(&mut d, "37[]").unwrap().unwrap();
-        assert_eq!((p.kind, p.id, p.arg), (Kind::Ack, Some(7), None));
+        assert_eq!((p.kind, p.id, p.arg.clone()), (Kind::Ack, Some(7), None));
+        // An ack's id is the one it answers: nothing to send back.
+        assert_eq!(p.into_message(), (None, None));
+        let p = decode(&mut d, "24[\"other\",1]").unwrap().unwrap();
+        assert_eq!(p.into_message(), (None, Some(Frame::text("34[]"))));
+        let p = decode(&mut d, "2[\"message\"]").unwrap().unwrap();
+        assert_eq!(p.into_message(), (None, None));
         assert_eq!(decode(&mut d, "1").unwrap().unwrap().kind, Kind::Disconnect);
     }
 

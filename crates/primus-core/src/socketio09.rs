@@ -12,7 +12,7 @@
 //! - Several packets in one HTTP body (a polling payload) are each framed as
 //!   `\u{fffd}<length>\u{fffd}<packet>`, the length in UTF-16 code units (JavaScript's
 //!   `string.length`); a lone packet goes unframed ([`encode_payload`],
-//!   [`decode_payload`]).
+//!   [`PayloadWriter`], [`decode_payload`]).
 //!
 //! ```
 //! use primus_core::socketio09::{decode_payload, encode_payload, Packet, PacketType};
@@ -32,8 +32,8 @@
 //! Decoding is strict where the reference is lenient (its regular expression finds a
 //! packet anywhere in a string, its payload loop turns any length into a number): input
 //! the reference's encoder cannot produce is a [`DecodeError`], and nothing panics on any
-//! input. Data is borrowed from the input; only [`Packet::event`] and the builders of
-//! acks, errors and events allocate.
+//! input. Decoded packets and payloads borrow from the input; reading an event's data
+//! ([`Packet::event_data`]) and building acks and errors allocate.
 
 use crate::utf16;
 use serde::Deserialize;
@@ -115,15 +115,6 @@ pub enum AckRequest {
     Data(u64),
 }
 
-impl AckRequest {
-    /// The packet id.
-    pub fn id(self) -> u64 {
-        match self {
-            AckRequest::Auto(id) | AckRequest::Data(id) => id,
-        }
-    }
-}
-
 /// Why an error packet was sent (its first number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorReason {
@@ -162,8 +153,7 @@ pub enum DecodeError {
     /// An empty packet in a payload.
     #[error("empty packet in a payload")]
     Empty,
-    /// Data that should be JSON (an event, an ack's arguments) is not, or not of the
-    /// expected shape.
+    /// An event's data is not JSON, or not of the expected shape.
     #[error("bad JSON in a {kind} packet: {reason}")]
     Json {
         /// The packet type's name.
@@ -171,9 +161,6 @@ pub enum DecodeError {
         /// What the JSON parser said.
         reason: String,
     },
-    /// A handshake answer that is not `sid:heartbeat:close:transports`.
-    #[error("not a Socket.IO 0.9 handshake answer")]
-    Handshake,
     /// The payload is larger than allowed.
     #[error("payload too large (limit {limit} bytes)")]
     TooLarge {
@@ -251,22 +238,6 @@ impl Packet<'static> {
             ..Packet::new(PacketType::Error)
         }
     }
-
-    /// An event: `5:::{"name":<name>,"args":<args>}` (`args` left out when empty, as the
-    /// reference does).
-    pub fn event(name: &str, args: &[serde_json::Value]) -> Self {
-        let mut data = String::from("{\"name\":");
-        data.push_str(&serde_json::Value::from(name).to_string());
-        if !args.is_empty() {
-            data.push_str(",\"args\":");
-            data.push_str(&serde_json::Value::from(args.to_vec()).to_string());
-        }
-        data.push('}');
-        Packet {
-            data: Cow::Owned(data),
-            ..Packet::new(PacketType::Event)
-        }
-    }
 }
 
 impl<'a> Packet<'a> {
@@ -337,6 +308,22 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// The length of [`encode`](Self::encode)'s text in UTF-16 code units.
+    fn utf16_len(&self) -> usize {
+        let digits = |id: u64| id.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let id = match self.ack {
+            Some(AckRequest::Auto(id)) => digits(id),
+            Some(AckRequest::Data(id)) => digits(id) + 1,
+            None => 0,
+        };
+        let data = match self.data.is_empty() {
+            true => 0,
+            false => 1 + utf16::len(&self.data),
+        };
+        // The type digit and two `:`.
+        3 + id + utf16::len(self.endpoint) + data
+    }
+
     /// An event packet's data, parsed.
     pub fn event_data(&self) -> Result<Event, DecodeError> {
         serde_json::from_str(&self.data).map_err(|e| DecodeError::Json {
@@ -344,52 +331,85 @@ impl<'a> Packet<'a> {
             reason: e.to_string(),
         })
     }
-
-    /// An ack packet's data: the id of the packet it answers and its arguments (JSON
-    /// text, when there are any).
-    pub fn ack_data(&self) -> Result<(u64, Option<&str>), DecodeError> {
-        let (id, args) = match self.data.split_once('+') {
-            Some((id, args)) => (id, Some(args)),
-            None => (&*self.data, None),
-        };
-        Ok((number(id, MAX_ID_DIGITS).ok_or(DecodeError::BadId)?, args))
-    }
-
-    /// An error packet's reason and advice (`None` for what is absent or unknown, as the
-    /// reference reads them).
-    pub fn error_data(&self) -> (Option<ErrorReason>, Option<ErrorAdvice>) {
-        let (reason, advice) = self.data.split_once('+').unwrap_or((&self.data, ""));
-        let reason = match reason {
-            "0" => Some(ErrorReason::TransportNotSupported),
-            "1" => Some(ErrorReason::ClientNotHandshaken),
-            "2" => Some(ErrorReason::Unauthorized),
-            _ => None,
-        };
-        (reason, (advice == "0").then_some(ErrorAdvice::Reconnect))
-    }
 }
 
 /// Join encoded packets into one HTTP body: a lone packet as it is, several each framed
 /// as `\u{fffd}<length>\u{fffd}<packet>` (the length in UTF-16 code units); none is `""`.
 pub fn encode_payload<S: AsRef<str>>(packets: &[S]) -> String {
-    let mut out = String::new();
-    encode_payload_into(packets, &mut out);
-    out
+    let mut payload = PayloadWriter::default();
+    for packet in packets {
+        payload.push_str(packet.as_ref());
+    }
+    payload.finish()
 }
 
-/// [`encode_payload`], appending to `out`.
-pub fn encode_payload_into<S: AsRef<str>>(packets: &[S], out: &mut String) {
-    if let [one] = packets {
-        out.push_str(one.as_ref());
-        return;
+/// A payload written packet by packet straight into one string, as [`encode_payload`]
+/// lays it out: a lone packet as it is, several each framed. The first packet is written
+/// unframed; its frame goes in front of it when a second one comes.
+///
+/// ```
+/// use primus_core::socketio09::{encode_payload, Packet, PacketType, PayloadWriter};
+///
+/// let mut one = PayloadWriter::default();
+/// one.push(&Packet::message("\"hé😀\""));
+/// assert_eq!(one.finish(), "3:::\"hé😀\"");
+/// let mut two = PayloadWriter::default();
+/// two.push(&Packet::message("\"hé😀\""));
+/// two.push_str("2::");
+/// assert_eq!(two.finish(), encode_payload(&["3:::\"hé😀\"", "2::"]));
+/// ```
+#[derive(Debug, Default)]
+pub struct PayloadWriter {
+    out: String,
+    packets: usize,
+    /// The first packet's length in UTF-16 code units, for its frame.
+    first_units: usize,
+}
+
+impl PayloadWriter {
+    /// Append a packet, encoded in place.
+    pub fn push(&mut self, packet: &Packet<'_>) {
+        self.frame(packet.utf16_len());
+        packet.encode_into(&mut self.out);
     }
-    for packet in packets {
-        let packet = packet.as_ref();
-        out.push(MARK);
-        let _ = write!(out, "{}", utf16::len(packet));
-        out.push(MARK);
-        out.push_str(packet);
+
+    /// Append an encoded packet.
+    pub fn push_str(&mut self, packet: &str) {
+        self.frame(utf16::len(packet));
+        self.out.push_str(packet);
     }
+
+    /// Whether no packet was written.
+    pub fn is_empty(&self) -> bool {
+        self.packets == 0
+    }
+
+    /// The payload.
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    /// Before a packet of `units` UTF-16 code units: its frame, if it is not the first.
+    fn frame(&mut self, units: usize) {
+        match self.packets {
+            0 => self.first_units = units,
+            1 => {
+                let mut first = String::with_capacity(12);
+                write_frame(self.first_units, &mut first);
+                self.out.insert_str(0, &first);
+                write_frame(units, &mut self.out);
+            }
+            _ => write_frame(units, &mut self.out),
+        }
+        self.packets += 1;
+    }
+}
+
+/// `\u{fffd}<units>\u{fffd}`.
+fn write_frame(units: usize, out: &mut String) {
+    out.push(MARK);
+    let _ = write!(out, "{units}");
+    out.push(MARK);
 }
 
 /// Split an HTTP body into its packets (still encoded; decode each with
@@ -455,29 +475,6 @@ impl<'a> Handshake<'a> {
         out.push_str(&self.transports.join(","));
         out
     }
-
-    /// Read a handshake answer.
-    pub fn decode(text: &'a str) -> Result<Self, DecodeError> {
-        let mut fields = text.split(':');
-        let (Some(sid), Some(heartbeat), Some(close), Some(transports), None) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            return Err(DecodeError::Handshake);
-        };
-        if sid.is_empty() {
-            return Err(DecodeError::Handshake);
-        }
-        Ok(Handshake {
-            sid,
-            heartbeat_timeout: read_seconds(heartbeat)?,
-            close_timeout: read_seconds(close)?,
-            transports: transports.split(',').filter(|t| !t.is_empty()).collect(),
-        })
-    }
 }
 
 /// `d` in seconds, to the millisecond: `60`, `0.25`.
@@ -490,22 +487,6 @@ fn write_seconds(d: Duration, out: &mut String) {
         out.push('.');
         out.push_str(digits.trim_end_matches('0'));
     }
-}
-
-fn read_seconds(field: &str) -> Result<Option<Duration>, DecodeError> {
-    if field.is_empty() {
-        return Ok(None);
-    }
-    let valid = field.len() <= 20
-        && field.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && field.bytes().filter(|&b| b == b'.').count() <= 1;
-    let secs: f64 = match valid {
-        true => field.parse().map_err(|_| DecodeError::Handshake)?,
-        false => return Err(DecodeError::Handshake),
-    };
-    Duration::try_from_secs_f64(secs)
-        .map(Some)
-        .map_err(|_| DecodeError::Handshake)
 }
 
 #[cfg(test)]
@@ -545,16 +526,11 @@ mod tests {
                 .encode(),
             "7::/x:2"
         );
-        assert_eq!(
-            Packet::event("message", &[serde_json::json!("hi"), serde_json::json!(1)]).encode(),
-            r#"5:::{"name":"message","args":["hi",1]}"#
-        );
-        assert_eq!(Packet::event("x", &[]).encode(), r#"5:::{"name":"x"}"#);
         let with_id = Packet {
             ack: Some(AckRequest::Data(12)),
-            ..Packet::event("q", &[])
+            ..Packet::message("q")
         };
-        assert_eq!(with_id.encode(), r#"5:12+::{"name":"q"}"#);
+        assert_eq!(with_id.encode(), "3:12+::q");
     }
 
     #[test]
@@ -580,16 +556,7 @@ mod tests {
         assert_eq!(decode("1::/chat").endpoint, "/chat");
         assert_eq!(decode("1::/chat").data, "");
         assert_eq!(decode("0::").kind, PacketType::Disconnect);
-        assert_eq!(decode("6:::4+[1]").ack_data().unwrap(), (4, Some("[1]")));
-        assert_eq!(decode("6:::4").ack_data().unwrap(), (4, None));
-        assert_eq!(
-            decode("7:::1+0").error_data(),
-            (
-                Some(ErrorReason::ClientNotHandshaken),
-                Some(ErrorAdvice::Reconnect)
-            )
-        );
-        assert_eq!(decode("7::").error_data(), (None, None));
+        assert_eq!(decode("6:::4+[1]").data, "4+[1]");
         assert_eq!(decode("4:::{\"a\":1}").data, "{\"a\":1}");
         // Re-encoded as the reference would: no `:` before empty data.
         for (p, again) in [
@@ -627,7 +594,6 @@ mod tests {
             Err(DecodeError::Json { kind: "event", .. })
         ));
         assert!(decode("5:::[1]").event_data().is_err());
-        assert_eq!(decode("6:::x").ack_data(), Err(DecodeError::BadId));
     }
 
     #[test]
@@ -676,24 +642,13 @@ mod tests {
             transports: vec!["websocket", "xhr-polling"],
         };
         assert_eq!(hs.encode(), "abc:60:2.25:websocket,xhr-polling");
-        assert_eq!(Handshake::decode(&hs.encode()).unwrap(), hs);
-        let off = Handshake::decode("s::60:xhr-polling").unwrap();
-        assert_eq!(off.heartbeat_timeout, None);
-        assert_eq!(off.transports, ["xhr-polling"]);
-        let mut out = String::new();
-        write_seconds(Duration::from_millis(500), &mut out);
-        assert_eq!(out, "0.5");
-        for bad in [
-            "",
-            "a:b:c",
-            ":1:1:x",
-            "s:x:1:t",
-            "s:1:1:t:extra",
-            "s:-1:1:t",
-            "s:1.2.3:1:t",
-        ] {
-            assert!(Handshake::decode(bad).is_err(), "{bad:?}");
-        }
+        let off = Handshake {
+            sid: "s",
+            heartbeat_timeout: None,
+            close_timeout: Some(Duration::from_millis(500)),
+            transports: vec!["xhr-polling"],
+        };
+        assert_eq!(off.encode(), "s::0.5:xhr-polling");
     }
 
     proptest::proptest! {
@@ -703,13 +658,10 @@ mod tests {
                 for p in packets {
                     if let Ok(p) = Packet::decode(p) {
                         let _ = p.event_data();
-                        let _ = p.ack_data();
-                        let _ = p.error_data();
                     }
                 }
             }
             let _ = Packet::decode(&text);
-            let _ = Handshake::decode(&text);
         }
 
         #[test]
@@ -721,6 +673,35 @@ mod tests {
             for (p, d) in back.iter().zip(&data) {
                 proptest::prop_assert_eq!(&Packet::decode(p).unwrap().data, d);
             }
+        }
+
+        #[test]
+        fn packets_written_in_place_are_framed_like_encoded_ones(
+            packets in proptest::collection::vec(
+                (0usize..9, proptest::option::of((proptest::bool::ANY, 0u64..1_000_000_000_000_000)), "/?.{0,4}", ".{0,12}"),
+                0..5,
+            ),
+        ) {
+            let packets: Vec<Packet<'_>> = packets
+                .iter()
+                .map(|(kind, ack, endpoint, data)| Packet {
+                    kind: PacketType::ALL[*kind],
+                    ack: ack.map(|(data, id)| match data {
+                        true => AckRequest::Data(id),
+                        false => AckRequest::Auto(id),
+                    }),
+                    endpoint: endpoint.split(':').next().unwrap_or(""),
+                    data: Cow::Borrowed(data.as_str()),
+                })
+                .collect();
+            let encoded: Vec<String> = packets.iter().map(Packet::encode).collect();
+            let mut writer = PayloadWriter::default();
+            for p in &packets {
+                proptest::prop_assert_eq!(p.utf16_len(), utf16::len(&p.encode()));
+                writer.push(p);
+            }
+            proptest::prop_assert_eq!(writer.is_empty(), packets.is_empty());
+            proptest::prop_assert_eq!(writer.finish(), encode_payload(&encoded));
         }
     }
 }

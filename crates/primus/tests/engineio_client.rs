@@ -13,7 +13,9 @@ use tokio::time::timeout;
 
 mod client_support;
 mod server_support;
-use client_support::{echo_in_order, engineio_modes as modes, fast, next_json, wait_event, WAIT};
+use client_support::{
+    echo_in_order, engineio_modes as modes, fast, next_json, values, wait_event, WAIT,
+};
 
 fn options(engineio: EngineIoClientOptions) -> ClientOptions {
     let mut o = fast("engine.io");
@@ -39,16 +41,6 @@ async fn ours() -> (Primus, String) {
     let url = format!("http://{}", running.local_addr());
     tokio::spawn(running.run_until(std::future::pending()));
     (primus, url)
-}
-
-fn values() -> Vec<Json> {
-    vec![
-        json!("ünïcödé ☃ 😀"),
-        json!({"a": [1, {"b": null}], "c": "d"}),
-        json!(0),
-        json!(""),
-        json!("x".repeat(200_000)),
-    ]
 }
 
 #[tokio::test]

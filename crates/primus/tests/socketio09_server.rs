@@ -314,6 +314,29 @@ async fn websocket_messages_heartbeats_and_client_disconnect() {
 }
 
 #[tokio::test]
+async fn websocket_client_that_keeps_sending_still_gets_heartbeats() {
+    // socket.io-client 0.9 counts only what it receives as life: a client that sends often
+    // but is sent nothing else must still get `2::` every interval, or it closes itself
+    // after its heartbeat timeout.
+    let server = TestServer::start(fast()).await;
+    let (_, mut ws) = ws_session(server.addr).await;
+    for _ in 0..10 {
+        ws.send_text("3:::\"x\"").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ws.send_text("0::").await;
+    let frames = within("the close", ws.read_to_eof()).await;
+    let texts: Vec<String> = frames
+        .iter()
+        .filter(|f| f.opcode() == 0x1)
+        .map(|f| f.text())
+        .collect();
+    // Every 150 ms, each answered (by the next message) within 100 ms: about 5 in 1 s.
+    let beats = texts.iter().filter(|t| *t == "2::").count();
+    assert!(beats >= 3, "{beats} heartbeats in 1 s: {texts:?}");
+}
+
+#[tokio::test]
 async fn websocket_client_that_does_not_answer_heartbeats_is_dropped() {
     let server = TestServer::start(fast()).await;
     let seen = echo_recording(&server.primus);

@@ -52,6 +52,18 @@ pub fn engineio_modes() -> Vec<(
     ]
 }
 
+/// Values for echo tests: non-ASCII text with a line separator (U+2028), nesting,
+/// escapes, zero, the empty string and a 200 kB string.
+pub fn values() -> Vec<Json> {
+    vec![
+        json!("ünïcödé ☃ 😀 \u{2028}"),
+        json!({"a": [1, {"b": null}], "c": "d\"e\\\\f"}),
+        json!(0),
+        json!(""),
+        json!("x".repeat(200_000)),
+    ]
+}
+
 /// The next message, decoded as JSON, within [`WAIT`].
 pub async fn next_json(client: &mut Client) -> Json {
     timeout(WAIT, client.next())

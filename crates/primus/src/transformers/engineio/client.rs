@@ -26,6 +26,7 @@ pub use super::EngineIoClientOptions;
 use crate::client::net::{self, BoxedIo};
 use crate::client::url::Endpoint;
 use crate::client::{ClientError, ClientOptions};
+use crate::transformers::socketio::server::Incoming;
 use crate::transformers::websockets::client::{query_with_cache_buster, yeast};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -64,22 +65,9 @@ pub(crate) enum Framing {
     SocketIo(crate::transformers::socketio::client::Framing),
 }
 
-/// What one incoming Engine.IO message means for the session.
-#[derive(Debug, Default)]
-pub(crate) struct Received {
-    /// A frame for the application.
-    pub(crate) deliver: Option<Frame>,
-    /// A message to send back (a Socket.IO ack).
-    pub(crate) reply: Option<Frame>,
-    /// The server accepted the session (the Socket.IO CONNECT answer).
-    pub(crate) connected: bool,
-    /// The server left (Socket.IO DISCONNECT): the session ends like a close.
-    pub(crate) end: bool,
-}
-
 impl Framing {
     /// The message sent right after the Engine.IO open, whose acceptance
-    /// ([`Received::connected`]) [`connect_with`] waits for; `None`: open at once.
+    /// ([`Incoming::connect`]) [`connect_with`] waits for; `None`: open at once.
     fn opening(&self) -> Option<Frame> {
         match self {
             Framing::Plain => None,
@@ -88,26 +76,23 @@ impl Framing {
         }
     }
 
-    /// A Primus frame as Engine.IO messages, appended to `out`.
-    fn outgoing(&self, frame: Frame, out: &mut Vec<Packet>) {
+    /// A Primus frame as Engine.IO messages: one, and a second (a Socket.IO attachment)
+    /// to send right after it.
+    fn outgoing(&self, frame: Frame) -> (Packet, Option<Packet>) {
         match self {
-            Framing::Plain => out.push(Packet::Message(frame)),
+            Framing::Plain => (Packet::Message(frame), None),
             #[cfg(feature = "socketio")]
             Framing::SocketIo(_) => {
                 let (event, attachment) = primus_core::socketio::encode_message(frame);
-                out.push(Packet::Message(event));
-                out.extend(attachment.map(Packet::Message));
+                (Packet::Message(event), attachment.map(Packet::Message))
             }
         }
     }
 
     /// One incoming Engine.IO message.
-    fn incoming(&mut self, frame: Frame) -> Result<Received, ClientError> {
+    fn incoming(&mut self, frame: Frame) -> Result<Incoming, ClientError> {
         match self {
-            Framing::Plain => Ok(Received {
-                deliver: Some(frame),
-                ..Default::default()
-            }),
+            Framing::Plain => Ok(Incoming::deliver(frame)),
             #[cfg(feature = "socketio")]
             Framing::SocketIo(f) => f.incoming(frame),
         }
@@ -161,7 +146,7 @@ impl Inbox {
                 _ => continue,
             };
             let received = self.framing.incoming(frame)?;
-            if received.connected {
+            if received.connect {
                 if let Some(ready) = self.ready.take() {
                     let _ = ready.send(());
                 }
@@ -172,7 +157,7 @@ impl Inbox {
                 }
             }
             replies.extend(received.reply.map(Packet::Message));
-            if received.end {
+            if received.disconnect {
                 taken.ended = true;
                 return Ok(taken);
             }
@@ -287,6 +272,9 @@ impl Target {
 
 /// An HTTP request in flight: the body, and the connection to reuse.
 type Poll = BoxFuture<'static, Result<(String, Option<SendRequest<Full<Bytes>>>), ClientError>>;
+
+/// An upgrade probe in flight: the WebSocket, once the server answered `3probe`.
+type Probe = BoxFuture<'static, Result<WebSocketStream<BoxedIo>, ClientError>>;
 
 /// A keep-alive HTTP/1.1 connection for polling requests, reopened when it closes.
 struct Http {
@@ -519,7 +507,7 @@ async fn polling(
     let mut deadline = hs.deadline();
     let mut poll: Option<Poll> = None;
     let mut posting: Option<Poll> = None;
-    let mut probe: Option<BoxFuture<'static, Result<WebSocketStream<BoxedIo>, ClientError>>> =
+    let mut probe: Option<Probe> =
         if target.eio.upgrade && hs.upgrades.iter().any(|u| u == "websocket") {
             Some(probe_upgrade(target, hs.sid.clone()))
         } else {
@@ -590,11 +578,9 @@ async fn polling(
             posting = Some(post.send(target, req));
         }
         tokio::select! {
+            // No poll is made once the server left (`left`), so none ends after it.
             res = async { poll.as_mut().expect("guarded").await }, if poll.is_some() => {
                 poll = None;
-                if left {
-                    continue;
-                }
                 let (text, sender) = res?;
                 get.sender = sender;
                 let packets = engineio::decode_payload(Protocol::V4, &text, usize::MAX)
@@ -602,11 +588,8 @@ async fn polling(
                 let taken = inbox.take(packets, &mut outbox).await?;
                 if taken.ended {
                     left = true;
-                    closing = true;
-                    probe = None;
-                    upgraded = None;
                     outbox.clear();
-                    outbox.push(Packet::Close);
+                    close_over_polling(&mut outbox, &mut closing, &mut probe, &mut upgraded);
                     continue;
                 }
                 if taken.pinged {
@@ -633,20 +616,18 @@ async fn polling(
             cmd = commands.recv(), if !closing => match cmd {
                 Some(Command::Send(frames)) => {
                     for f in frames {
-                        inbox.framing.outgoing(f, &mut outbox);
+                        let (first, second) = inbox.framing.outgoing(f);
+                        outbox.push(first);
+                        outbox.extend(second);
                     }
                 }
                 Some(Command::Close) | None => {
                     // A clean close: the `close` packet goes after what is queued (and
                     // after the framing's farewell), and the pending poll stays, so what
                     // the server still sends before it handles the close (say, replies
-                    // to the last messages) arrives. An upgrade under way is given up:
-                    // the close goes over polling, after the queued messages.
+                    // to the last messages) arrives.
                     outbox.extend(inbox.framing.closing().map(Packet::Message));
-                    outbox.push(Packet::Close);
-                    closing = true;
-                    probe = None;
-                    upgraded = None;
+                    close_over_polling(&mut outbox, &mut closing, &mut probe, &mut upgraded);
                 }
             },
             _ = sleep_until(deadline) => {
@@ -654,6 +635,20 @@ async fn polling(
             }
         }
     }
+}
+
+/// Start a close over polling: the `close` packet after what `outbox` holds, no more
+/// commands, and an upgrade under way given up.
+fn close_over_polling(
+    outbox: &mut Vec<Packet>,
+    closing: &mut bool,
+    probe: &mut Option<Probe>,
+    upgraded: &mut Option<WebSocketStream<BoxedIo>>,
+) {
+    outbox.push(Packet::Close);
+    *closing = true;
+    *probe = None;
+    *upgraded = None;
 }
 
 /// The encoded size of a packet in a payload, in bytes.
@@ -720,12 +715,12 @@ async fn websocket(
         tokio::select! {
             cmd = commands.recv(), if !closing => match cmd {
                 Some(Command::Send(frames)) => {
-                    let mut packets = Vec::with_capacity(frames.len());
                     for f in frames {
-                        inbox.framing.outgoing(f, &mut packets);
-                    }
-                    for p in &packets {
-                        ws.feed(ws_message(p, b64)).await.map_err(err)?;
+                        let (first, second) = inbox.framing.outgoing(f);
+                        ws.feed(ws_message(&first, b64)).await.map_err(err)?;
+                        if let Some(second) = second {
+                            ws.feed(ws_message(&second, b64)).await.map_err(err)?;
+                        }
                     }
                     ws.flush().await.map_err(err)?;
                 }

@@ -24,10 +24,11 @@
 //! offline after the timeout. The wait for the CONNECT answer is bounded by the client's
 //! connect [`timeout`](crate::client::ClientOptions::timeout) (and the Engine.IO heartbeat).
 
+use super::server::{event, Incoming};
 pub use super::SocketIoClientOptions;
 use crate::client::url::Endpoint;
 use crate::client::{ClientError, ClientOptions};
-use crate::transformers::engineio::client::{self as engineio, Connection, Received};
+use crate::transformers::engineio::client::{self as engineio, Connection};
 use primus_core::socketio::{self, Decoder, Kind};
 use primus_core::Frame;
 
@@ -55,15 +56,15 @@ impl Framing {
     }
 
     /// One Engine.IO message from the server.
-    pub(crate) fn incoming(&mut self, frame: Frame) -> Result<Received, ClientError> {
+    pub(crate) fn incoming(&mut self, frame: Frame) -> Result<Incoming, ClientError> {
         let bad = |e: String| ClientError::Transport(format!("bad Socket.IO packet: {e}"));
         let Some(packet) = self.decoder.decode(frame).map_err(|e| bad(e.to_string()))? else {
             // A binary event waiting for its attachment.
-            return Ok(Received::default());
+            return Ok(Incoming::default());
         };
         if !packet.is_main() {
             // We only join `/`: nothing else concerns us.
-            return Ok(Received::default());
+            return Ok(Incoming::default());
         }
         match packet.kind {
             Kind::Connect => {
@@ -73,33 +74,19 @@ impl Framing {
                     ));
                 }
                 self.connected = true;
-                Ok(Received {
-                    connected: true,
+                Ok(Incoming {
+                    connect: true,
                     ..Default::default()
                 })
             }
             Kind::ConnectError => Err(ClientError::SocketIoRefused(packet.error_message())),
-            Kind::Disconnect => Ok(Received {
-                end: true,
+            Kind::Disconnect => Ok(Incoming {
+                disconnect: true,
                 ..Default::default()
             }),
-            Kind::Ack | Kind::BinaryAck => Ok(Received::default()),
-            Kind::Event | Kind::BinaryEvent if !self.connected => {
-                Err(bad("an event before the CONNECT answer".into()))
-            }
+            Kind::Ack | Kind::BinaryAck => Ok(Incoming::default()),
             Kind::Event | Kind::BinaryEvent => {
-                let reply = packet.id.map(socketio::ack);
-                let deliver = if packet.is_message() {
-                    packet.into_frame()
-                } else {
-                    tracing::debug!(name = ?packet.name, "Socket.IO event ignored");
-                    None
-                };
-                Ok(Received {
-                    deliver,
-                    reply,
-                    ..Default::default()
-                })
+                event(packet, self.connected).map_err(|e| bad(e.into()))
             }
         }
     }
@@ -118,7 +105,7 @@ pub(crate) async fn connect(
 mod tests {
     use super::*;
 
-    fn incoming(f: &mut Framing, text: &str) -> Result<Received, ClientError> {
+    fn incoming(f: &mut Framing, text: &str) -> Result<Incoming, ClientError> {
         f.incoming(Frame::text(text))
     }
 
@@ -130,7 +117,7 @@ mod tests {
         assert_eq!(f.opening(), Frame::text("0{\"token\":\"t\"}"));
         assert!(incoming(&mut f, "2[\"message\",\"x\"]").is_err());
         assert!(incoming(&mut f, "0{}").is_err());
-        assert!(incoming(&mut f, "0{\"sid\":\"s\"}").unwrap().connected);
+        assert!(incoming(&mut f, "0{\"sid\":\"s\"}").unwrap().connect);
         let got = incoming(&mut f, "2[\"message\",\"\\\"hi\\\"\"]").unwrap();
         assert_eq!(got.deliver, Some(Frame::text("\"hi\"")));
         let got = incoming(&mut f, "24[\"other\",1]").unwrap();
@@ -145,8 +132,8 @@ mod tests {
         );
         let got = f.incoming(Frame::binary(vec![1u8])).unwrap();
         assert_eq!(got.deliver, Some(Frame::binary(vec![1u8])));
-        assert!(incoming(&mut f, "1").unwrap().end);
-        assert!(!incoming(&mut f, "1/chat,").unwrap().end);
+        assert!(incoming(&mut f, "1").unwrap().disconnect);
+        assert!(!incoming(&mut f, "1/chat,").unwrap().disconnect);
     }
 
     #[test]

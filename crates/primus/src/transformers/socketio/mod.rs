@@ -23,7 +23,7 @@
 //!   attachment.
 //! - Incoming `message` events: a string argument is the frame's text; a binary event's
 //!   attachment is a binary frame; any other argument is encoded as JSON text, so
-//!   `socket.send({a:1})` reaches a JSON-parser spark as `{a:1}`. Events with other names
+//!   `socket.send({a:1})` reaches a JSON-parser spark as `{"a":1}`. Events with other names
 //!   are ignored (debug log), so are acks (`3…`) from the client. When the client asks for
 //!   an ack (`21[…]`), it gets an empty one (`31[]`) once the message is delivered.
 //! - Server end: DISCONNECT `1`, then the Engine.IO close. A DISCONNECT `1` from the
@@ -41,9 +41,10 @@
 //! the Rust [`Client`](crate::client::Client) (CONNECT with an optional
 //! [`auth`](SocketIoClientOptions::auth) payload, a refused CONNECT as
 //! [`ClientError::SocketIoRefused`](crate::client::ClientError::SocketIoRefused)), and the
-//! browser transport `client-js/transports/socketio.js` on the browser's engine.io one. They
-//! also talk to a plain Socket.IO 4 server (npm `socket.io`), whose `message` events they
-//! carry; npm `socket.io-client` 4.x with `path: <pathname>` talks to our server.
+//! browser transport `client-js/transports/socketio.js` on the browser's engine.io one. The
+//! Rust client also talks to a plain Socket.IO 4 server (npm `socket.io`), whose `message`
+//! events it carries (tested; the browser transport is tested against our server only);
+//! npm `socket.io-client` 4.x with `path: <pathname>` talks to our server.
 //!
 //! ```
 //! use primus::client::ClientOptions;

@@ -1,10 +1,10 @@
 //! The `socket.io` server half: [`Server`] routes a request to the Socket.IO 0.9 server
 //! ([`legacy`](super::legacy)) or to the engine.io server, and the Socket.IO protocol 5
 //! framing that the engine.io server applies to a `socket.io` session (see the
-//! [module docs](super)). The protocol 5 packet codec is [`primus_core::socketio`], shared
-//! with the client half.
+//! [module docs](super)). The protocol 5 packet codec is [`primus_core::socketio`]; the
+//! client half shares it, [`Incoming`] and [`event`] with this one.
 
-use primus_core::socketio::{self, Decoder, Kind};
+use primus_core::socketio::{self, Decoder, Kind, Packet};
 use primus_core::Frame;
 
 /// The `socket.io` transformer's server half: requests under `<pathname>/1` (the
@@ -35,37 +35,56 @@ impl Server {
         req: crate::service::HttpRequest,
     ) -> crate::service::HttpResponse {
         let rest = req.uri().path().get(server.pathname.len()..).unwrap_or("");
-        if super::legacy::server::owns(rest) {
-            self.legacy.handle(server, req).await
-        } else {
-            self.engine.handle(server, req).await
+        match super::legacy::server::route(rest) {
+            Some(route) => self.legacy.handle(server, req, route).await,
+            None => self.engine.handle(server, req).await,
         }
     }
 }
 
 pub(crate) use primus_core::socketio::{connect_reply, disconnect, encode_message};
 
-/// What one incoming Engine.IO message asks of the session.
+/// What one incoming Engine.IO message asks of the session, on either side (the server's
+/// and the client's engine.io halves).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Incoming {
-    /// The client connected to the main namespace: answer, release queued frames.
+    /// The peer joined the main namespace (the client's CONNECT, the server's answer to
+    /// it): the server answers and releases queued frames; the client's connection opens.
     pub(crate) connect: bool,
-    /// A frame for the spark.
+    /// A frame for the spark or the application.
     pub(crate) deliver: Option<Frame>,
-    /// A Socket.IO packet to send back (ack, CONNECT_ERROR), after the delivery.
+    /// A message to send back (ack, CONNECT_ERROR), after the delivery.
     pub(crate) reply: Option<Frame>,
-    /// The client left the main namespace: the spark ends.
+    /// The peer left the main namespace (DISCONNECT): the session ends like a close.
     pub(crate) disconnect: bool,
 }
 
 impl Incoming {
-    /// A frame for the spark and nothing else (plain Engine.IO framing).
+    /// A frame to deliver and nothing else (plain Engine.IO framing).
     pub(crate) fn deliver(frame: Frame) -> Self {
         Incoming {
             deliver: Some(frame),
             ..Default::default()
         }
     }
+}
+
+/// An event (`Event` or `BinaryEvent` packet) on either side: refused before the session
+/// joined `/`; otherwise what [`Packet::into_message`] makes of it, events other than
+/// `message` ignored (debug log).
+pub(crate) fn event(packet: Packet, connected: bool) -> Result<Incoming, &'static str> {
+    if !connected {
+        return Err("an event before CONNECT");
+    }
+    if !packet.is_message() {
+        tracing::debug!(name = ?packet.name, namespace = ?packet.namespace, "Socket.IO event ignored");
+    }
+    let (deliver, reply) = packet.into_message();
+    Ok(Incoming {
+        deliver,
+        reply,
+        ..Default::default()
+    })
 }
 
 /// The incoming half of a session's Socket.IO state.
@@ -104,23 +123,7 @@ impl Inbound {
             }),
             // Acks from the client: nothing to do.
             Kind::Ack | Kind::BinaryAck => Ok(Incoming::default()),
-            Kind::Event | Kind::BinaryEvent if !self.connected => {
-                Err("an event before CONNECT".into())
-            }
-            Kind::Event | Kind::BinaryEvent => {
-                let reply = packet.id.filter(|_| packet.is_main()).map(socketio::ack);
-                let deliver = if packet.is_message() {
-                    packet.into_frame()
-                } else {
-                    tracing::debug!(name = ?packet.name, namespace = ?packet.namespace, "Socket.IO event ignored");
-                    None
-                };
-                Ok(Incoming {
-                    deliver,
-                    reply,
-                    ..Default::default()
-                })
-            }
+            Kind::Event | Kind::BinaryEvent => event(packet, self.connected).map_err(String::from),
             Kind::ConnectError => Err("CONNECT_ERROR from a client".into()),
         }
     }

@@ -12,7 +12,8 @@
 //! writing), so a slow consumer slows its peer down instead of growing memory.
 //!
 //! The shared WebSocket engine of the other transformers lives here too (see the module
-//! docs of [`websockets`](super)); an `engine.io`-only build uses just its close handling.
+//! docs of [`websockets`](super)); an `engine.io`-only build uses just its close handling,
+//! the `socket.io` transformer's 0.9 half its `serve` with a `Framing` of its own.
 //! A connection carries Primus frames through a `Framing`: `Plain` here and for faye,
 //! Socket.IO 0.9 packets with their heartbeat for the socket.io transformer's legacy half.
 #![cfg_attr(
@@ -278,7 +279,8 @@ pub(crate) trait Framing: Send {
     /// A text or binary message from the peer; `Err` refuses the peer (close code and
     /// lingering close, as for a protocol violation).
     fn incoming(&mut self, frame: Frame) -> Result<Received, Refusal>;
-    /// When [`tick`](Self::tick) is due next (`None`: never).
+    /// When [`tick`](Self::tick) is due next (`None`: never). Read once per pass of the
+    /// connection loop; a tick that is due must move it (or end the connection).
     fn next_tick(&self) -> Option<tokio::time::Instant> {
         None
     }
@@ -416,11 +418,10 @@ async fn serve<F: Framing>(
     .await;
 }
 
-/// Resolves at `at`; never without one (a disabled `select!` branch is not polled, so
-/// no timer is made for it).
-async fn tick_at(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+/// Resolves when `timer` does; never without one.
+async fn tick(timer: Option<std::pin::Pin<&mut tokio::time::Sleep>>) {
+    match timer {
+        Some(timer) => timer.await,
         None => std::future::pending().await,
     }
 }
@@ -440,7 +441,19 @@ async fn drive<F: Framing>(
             Err(_) => return Exit::Stalled,
         }
     }
+    // The framing's timer: made once, reset when its next tick moves. A framing without
+    // ticks (`Plain`) makes none.
+    let mut due = framing.next_tick();
+    let mut timer = std::pin::pin!(due.map(tokio::time::sleep_until));
     loop {
+        let next = framing.next_tick();
+        if next != due {
+            due = next;
+            match (next, timer.as_mut().as_pin_mut()) {
+                (Some(at), Some(sleep)) => sleep.reset(at),
+                (next, _) => timer.set(next.map(tokio::time::sleep_until)),
+            }
+        }
         let reading = !inbound.holding();
         tokio::select! {
             biased;
@@ -518,7 +531,7 @@ async fn drive<F: Framing>(
                     return Exit::Ended;
                 }
             }
-            _ = tick_at(framing.next_tick()), if framing.next_tick().is_some() => {
+            _ = tick(timer.as_mut().as_pin_mut()), if due.is_some() => {
                 match framing.tick() {
                     Ok(Some(msg)) => match tokio::time::timeout(write_timeout, ws.send(msg)).await {
                         Ok(Ok(())) => {}

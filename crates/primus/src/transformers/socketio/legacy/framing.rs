@@ -4,9 +4,10 @@
 use super::SocketIo09Options;
 use crate::error::SparkError;
 use crate::transformers::websockets::server::{Framing, Received, Refusal};
+use bytes::Bytes;
+use primus_core::socketio::Arg;
 use primus_core::socketio09::{AckRequest, ErrorReason, Packet, PacketType};
 use primus_core::Frame;
-use serde_json::Value as Json;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -69,11 +70,12 @@ pub(super) fn not_handshaken() -> String {
 
 /// A Primus frame as a message packet; `None` for binary, which Socket.IO 0.9 cannot
 /// carry.
-pub(super) fn encode(frame: &Frame) -> Option<String> {
+pub(super) fn message(frame: &Frame) -> Option<Packet<'_>> {
     match frame {
         Frame::Text(b) => {
+            // Text frames are UTF-8 by construction.
             let text = std::str::from_utf8(b).unwrap_or_default();
-            Some(Packet::message(text).encode())
+            Some(Packet::message(text))
         }
         Frame::Binary(_) => {
             tracing::debug!("binary frame not sent: Socket.IO 0.9 carries text only");
@@ -82,8 +84,26 @@ pub(super) fn encode(frame: &Frame) -> Option<String> {
     }
 }
 
-/// Decode one packet from the client and decide what it asks for.
-pub(super) fn incoming(text: &str, max_length: usize) -> Result<Incoming, Bad> {
+/// [`message`], encoded.
+pub(super) fn encode(frame: &Frame) -> Option<String> {
+    message(frame).map(|packet| packet.encode())
+}
+
+/// `text` as a text frame: a slice of `source` when it lies in it, else a copy.
+fn text_in(source: &Bytes, text: &str) -> Frame {
+    let outer = source.as_ptr_range();
+    let inner = text.as_bytes().as_ptr_range();
+    if outer.start <= inner.start && inner.end <= outer.end {
+        Frame::Text(source.slice_ref(text.as_bytes()))
+    } else {
+        Frame::text(text)
+    }
+}
+
+/// Decode one packet from the client and decide what it asks for. `text` is a slice of
+/// `source` (the message or POST body it came in) when it can be: message data then
+/// reaches the spark without a copy.
+pub(super) fn incoming(source: &Bytes, text: &str, max_length: usize) -> Result<Incoming, Bad> {
     let packet = Packet::decode(text).map_err(|e| Bad::Packet(e.to_string()))?;
     let main = packet.endpoint.is_empty();
     let mut out = Incoming::default();
@@ -99,17 +119,20 @@ pub(super) fn incoming(text: &str, max_length: usize) -> Result<Incoming, Bad> {
             );
         }
         PacketType::Message | PacketType::Json if main => {
-            out.deliver = Some(Frame::text(packet.data.as_ref()));
+            out.deliver = Some(text_in(source, &packet.data));
         }
         PacketType::Event if main => {
             let event = packet
                 .event_data()
                 .map_err(|e| Bad::Packet(e.to_string()))?;
             if event.name == "message" {
-                out.deliver = event.args.into_iter().next().map(|arg| match arg {
-                    Json::String(s) => Frame::text(s),
-                    other => Frame::text(other.to_string()),
-                });
+                // As a protocol 5 `message` event's argument: a string as it is, anything
+                // else as JSON text.
+                out.deliver = event
+                    .args
+                    .into_iter()
+                    .next()
+                    .map(|arg| Arg::from(arg).into_frame());
             } else {
                 tracing::debug!(name = %event.name, "Socket.IO 0.9 event ignored");
             }
@@ -190,7 +213,7 @@ impl Framing for WsFraming {
         };
         // The engine hands over text messages only once they are valid UTF-8.
         let text = std::str::from_utf8(&bytes).unwrap_or_default();
-        let got = incoming(text, self.max_length).map_err(|bad| Refusal {
+        let got = incoming(&bytes, text, self.max_length).map_err(|bad| Refusal {
             code: if bad == Bad::TooLarge { 1009 } else { 1002 },
             reason: if bad == Bad::TooLarge {
                 "Max payload size exceeded"
@@ -222,10 +245,14 @@ impl Framing for WsFraming {
 }
 
 impl WsFraming {
-    /// Any packet is a sign of life: the next heartbeat is an interval away.
+    /// Any packet is a sign of life: it answers the heartbeat outstanding, if any, and the
+    /// next one goes an interval later. Without one outstanding the schedule stays:
+    /// socket.io-client 0.9 counts only what it receives as life, so a client that keeps
+    /// sending must still be sent `2::` every interval.
     fn alive(&mut self, now: Instant) {
-        self.deadline = None;
-        self.next_heartbeat = now + self.interval;
+        if self.deadline.take().is_some() {
+            self.next_heartbeat = now + self.interval;
+        }
     }
 
     /// [`Framing::tick`] at `now`.
@@ -252,7 +279,20 @@ mod tests {
     use super::*;
 
     fn ok(text: &str) -> Incoming {
-        incoming(text, 100).unwrap_or_else(|e| panic!("{text}: {e:?}"))
+        incoming(&Bytes::new(), text, 100).unwrap_or_else(|e| panic!("{text}: {e:?}"))
+    }
+
+    #[test]
+    fn message_data_shares_the_buffer_it_came_in() {
+        let source = Bytes::from_static(b"3:::\"hi\"");
+        let text = std::str::from_utf8(&source).unwrap();
+        let frame = incoming(&source, text, 100).unwrap().deliver.unwrap();
+        assert_eq!(frame, Frame::text("\"hi\""));
+        assert_eq!(frame.as_bytes().as_ptr(), source[4..].as_ptr());
+        // Text from elsewhere (a jsonp form field, say) is copied.
+        let other = String::from("3:::x");
+        let frame = incoming(&source, &other, 100).unwrap().deliver.unwrap();
+        assert_eq!(frame, Frame::text("x"));
     }
 
     #[test]
@@ -297,6 +337,7 @@ mod tests {
 
     #[test]
     fn bad_packets_and_large_frames_end_the_session() {
+        let incoming = |text: &str, max| incoming(&Bytes::new(), text, max);
         assert_eq!(
             incoming(&format!("3:::{}", "x".repeat(101)), 100),
             Err(Bad::TooLarge)
@@ -345,6 +386,12 @@ mod tests {
         assert_eq!(f.next_tick(), Some(start + ms(250)));
         assert!(f.tick_at(start + ms(250)).unwrap().is_some());
         assert!(f.tick_at(start + ms(550)).is_err());
+        // A packet with no heartbeat outstanding keeps the schedule.
+        let mut f = WsFraming::new(&settings, 100);
+        let start = f.next_heartbeat - ms(100);
+        f.alive(start + ms(50));
+        assert_eq!(f.next_tick(), Some(start + ms(100)));
+        assert!(f.tick_at(start + ms(100)).unwrap().is_some());
         assert!(f.incoming(Frame::text("2::")).unwrap().alive);
         assert!(f.incoming(Frame::binary(vec![1u8])).is_err());
         assert!(f.incoming(Frame::text("nope")).is_err());

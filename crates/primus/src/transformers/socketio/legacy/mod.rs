@@ -42,8 +42,10 @@
 //!   anything else as JSON text. Other events are ignored (debug log). An id asks for an
 //!   acknowledgement, which is sent once the message is delivered: `6:::<id>`, or
 //!   `6:::<id>+[]` when the client asked for one with data.
-//! - Heartbeats on WebSocket: `2::` every [`SocketIo09Options::heartbeat_interval`]; the
-//!   client answers `2::`, and a client that stays silent for
+//! - Heartbeats on WebSocket: `2::` every [`SocketIo09Options::heartbeat_interval`] (the
+//!   next one an interval after the answer), however much the client sends, since
+//!   socket.io-client 0.9 counts only what it receives as life; the client answers `2::`
+//!   (any packet counts), and a client that stays silent for
 //!   [`SocketIo09Options::heartbeat_timeout`] after a heartbeat is dropped. Those answers
 //!   also count as life for Primus's own heartbeat (a bare socket.io client does not answer
 //!   `primus::ping`). Polling has no heartbeats, as in 0.9: each poll is the sign of life,

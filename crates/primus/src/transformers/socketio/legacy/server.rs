@@ -21,8 +21,9 @@ use crate::service::{
 use crate::transformers::websockets::server as ws;
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Method, StatusCode};
-use primus_core::socketio09::{self as codec, Handshake};
+use primus_core::socketio09::{self as codec, Handshake, PayloadWriter};
 use primus_core::{Frame, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,10 +52,38 @@ const WEBSOCKET: u8 = 2;
 
 type Sessions = Arc<Mutex<HashMap<Arc<str>, Arc<Session>>>>;
 
-/// Whether a path below the pathname is Socket.IO 0.9's: `/1` or under `/1/` (the
-/// protocol revision segment). Everything else is the Engine.IO layer's.
-pub(crate) fn owns(rest: &str) -> bool {
-    rest == "/1" || rest.starts_with("/1/")
+/// A request of Socket.IO 0.9's, from its path below the pathname.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `/1`, `/1/`: the handshake.
+    Handshake,
+    /// `/1/<transport>/<session id>`, with an optional trailing `/`.
+    Transport { transport: String, sid: String },
+    /// Anything else under `/1/`.
+    NotFound,
+}
+
+/// The route of a path below the pathname when it is Socket.IO 0.9's: `/1` or under `/1/`
+/// (the protocol revision segment). Everything else (`None`) is the Engine.IO layer's.
+pub(crate) fn route(rest: &str) -> Option<Route> {
+    let rest = rest.strip_prefix("/1")?;
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return None;
+    }
+    let mut segments = rest.split('/').skip(1);
+    let transport = segments.next().unwrap_or("");
+    let sid = segments.next().unwrap_or("");
+    if segments.next().is_some_and(|s| !s.is_empty()) || segments.next().is_some() {
+        return Some(Route::NotFound);
+    }
+    Some(match (transport, sid) {
+        ("", "") => Route::Handshake,
+        (_, "") => Route::NotFound,
+        (transport, sid) => Route::Transport {
+            transport: transport.to_string(),
+            sid: sid.to_string(),
+        },
+    })
 }
 
 /// The Socket.IO 0.9 server: settings and live sessions.
@@ -161,26 +190,22 @@ impl Server {
         lock(&self.sessions).get(sid).cloned()
     }
 
-    /// A request under `<pathname>/1`.
-    pub(crate) async fn handle(&self, server: &Arc<Inner>, req: HttpRequest) -> HttpResponse {
-        let path = req.uri().path();
-        let rest = path.get(server.pathname.len()..).unwrap_or("");
-        let rest = rest.strip_prefix("/1").unwrap_or(rest);
-        // "", "/": the handshake; "/<transport>/<sid>" with an optional trailing "/".
-        let mut segments = rest.split('/').skip(1);
-        let transport = segments.next().unwrap_or("").to_string();
-        let sid = segments.next().unwrap_or("").to_string();
-        if segments.next().is_some_and(|s| !s.is_empty()) || segments.next().is_some() {
-            return text(StatusCode::NOT_FOUND, not_found(&server.pathname));
-        }
+    /// A request under `<pathname>/1`, its [`route`] read.
+    pub(crate) async fn handle(
+        &self,
+        server: &Arc<Inner>,
+        req: HttpRequest,
+        route: Route,
+    ) -> HttpResponse {
         let query = primus_core::query::parse(req.uri().query().unwrap_or(""));
-        if sid.is_empty() {
-            if !transport.is_empty() {
-                return text(StatusCode::NOT_FOUND, not_found(&server.pathname));
+        let (transport, sid) = match route {
+            Route::Handshake => {
+                let jsonp = query.get("jsonp").and_then(|v| script_index(v.as_str()));
+                return self.handshake(server, req, jsonp);
             }
-            let jsonp = query.get("jsonp").and_then(|v| script_index(v.as_str()));
-            return self.handshake(server, req, jsonp);
-        }
+            Route::NotFound => return text(StatusCode::NOT_FOUND, not_found(&server.pathname)),
+            Route::Transport { transport, sid } => (transport, sid),
+        };
         if query.contains_key("disconnect") {
             return self.disconnect(&sid).await;
         }
@@ -330,18 +355,19 @@ impl Server {
                 return text(StatusCode::BAD_REQUEST, "Broken request body.\n");
             }
         };
-        // Node reads the body as UTF-8 text: invalid sequences become U+FFFD.
-        let body = String::from_utf8_lossy(&body);
+        // Node reads the body as UTF-8 text: invalid sequences become U+FFFD. A valid
+        // xhr-polling body is read in place: its messages reach the spark without a copy.
+        let read = String::from_utf8_lossy(&body);
         let payload = match jsonp {
-            false => Ok(body.into_owned()),
-            true => jsonp_body(&body),
+            false => Ok(read),
+            true => jsonp_body(&read).map(Cow::Owned),
         };
         let packets = payload.and_then(|payload| {
             let texts =
                 codec::decode_payload(&payload, limit).map_err(|e| Bad::Packet(e.to_string()))?;
             texts
                 .into_iter()
-                .map(|p| framing::incoming(p, self.max_length))
+                .map(|p| framing::incoming(&body, p, self.max_length))
                 .collect::<Result<Vec<Incoming>, Bad>>()
         });
         let packets = match packets {
@@ -426,15 +452,15 @@ impl Server {
                 return *res;
             }
         };
+        // A slot in the session's queue first: a session that just ended keeps the
+        // upgrade, to refuse it below.
         let refused = match &session {
-            Some(session) => match session
-                .commands
-                .send(Command::WebSocket(upgrade.on_upgrade))
-                .await
-            {
-                Ok(()) => None,
-                Err(mpsc::error::SendError(Command::WebSocket(on_upgrade))) => Some(on_upgrade),
-                Err(_) => None,
+            Some(session) => match session.commands.reserve().await {
+                Ok(slot) => {
+                    slot.send(Command::WebSocket(upgrade.on_upgrade));
+                    None
+                }
+                Err(_) => Some(upgrade.on_upgrade),
             },
             None => Some(upgrade.on_upgrade),
         };
@@ -611,15 +637,20 @@ impl SessionTask {
 
     /// A poll answer: the control packets, `first`, and what else is queued (at most
     /// [`MAX_BATCH`] frames and about `max_length` bytes past the first; everything when
-    /// `last`, then `0::`).
+    /// `last`, then `0::`), written straight into the payload.
     fn payload(&mut self, first: Option<Frame>, last: bool) -> String {
-        let mut packets: Vec<String> = std::mem::take(&mut self.control);
+        let mut payload = PayloadWriter::default();
+        for packet in self.control.drain(..) {
+            payload.push_str(&packet);
+        }
         let mut frames = 0;
         let mut bytes = 0;
         if let Some(frame) = first {
             frames += 1;
             bytes += frame.as_bytes().len();
-            packets.extend(framing::encode(&frame));
+            if let Some(packet) = framing::message(&frame) {
+                payload.push(&packet);
+            }
         }
         let limit = if last {
             self.queue_size.max(1)
@@ -632,16 +663,18 @@ impl SessionTask {
             };
             frames += 1;
             bytes += frame.as_bytes().len();
-            packets.extend(framing::encode(&frame));
+            if let Some(packet) = framing::message(&frame) {
+                payload.push(&packet);
+            }
         }
         if last {
-            packets.push(framing::disconnect());
+            payload.push_str(&framing::disconnect());
         }
-        if packets.is_empty() {
+        if payload.is_empty() {
             // Binary frames only, all left out: the poll still gets an answer.
-            packets.push(framing::noop());
+            payload.push_str(&framing::noop());
         }
-        codec::encode_payload(&packets)
+        payload.finish()
     }
 
     /// Answer the waiting poll. Should its client have gone away meanwhile, what it
@@ -760,13 +793,23 @@ mod tests {
 
     #[test]
     fn routes_and_helpers() {
-        assert!(owns("/1"));
-        assert!(owns("/1/"));
-        assert!(owns("/1/xhr-polling/abc"));
-        assert!(!owns("/"));
-        assert!(!owns(""));
-        assert!(!owns("/10/"));
-        assert!(!owns("/socket.io/1/"));
+        assert_eq!(route("/1"), Some(Route::Handshake));
+        assert_eq!(route("/1/"), Some(Route::Handshake));
+        let polling = Route::Transport {
+            transport: "xhr-polling".into(),
+            sid: "abc".into(),
+        };
+        assert_eq!(route("/1/xhr-polling/abc"), Some(polling));
+        assert!(matches!(
+            route("/1/websocket/abc/"),
+            Some(Route::Transport { .. })
+        ));
+        for bad in ["/1/websocket", "/1/websocket/", "/1/a/b/c", "/1/a/b//"] {
+            assert_eq!(route(bad), Some(Route::NotFound), "{bad}");
+        }
+        for theirs in ["/", "", "/10/", "/socket.io/1/"] {
+            assert_eq!(route(theirs), None, "{theirs}");
+        }
         assert_eq!(script_index("12"), Some(12));
         assert_eq!(script_index(""), None);
         assert_eq!(script_index("1x"), None);
