@@ -680,7 +680,8 @@ impl SessionTask {
         match frame {
             Frame::Text(bytes) => {
                 let text = String::from_utf8_lossy(bytes);
-                let mut json = String::with_capacity(text.len() + 16);
+                // encode_message reserves what the entry needs.
+                let mut json = String::new();
                 codec::encode_message(self.next_id, &text, &mut json);
                 self.push_json(json);
             }
@@ -710,22 +711,23 @@ impl SessionTask {
             if first_unsent == self.arrays.len() {
                 break;
             }
-            let mut entries = String::new();
-            let mut units = 0;
-            let mut last = self.last_sent;
+            // Up to MAX_BATCH arrays, the last one the first to take the back channel
+            // past its byte limit.
+            let (mut count, mut bytes) = (0, back.written);
             for entry in self.arrays.range(first_unsent..).take(MAX_BATCH) {
-                if !entries.is_empty() {
-                    entries.push(',');
-                    units += 1;
-                }
-                entries.push_str(&entry.json);
-                units += entry.units;
-                last = entry.id as i64;
-                if back.written + entries.len() > self.settings.back_channel_limit {
+                // A `,` before every entry but the first.
+                bytes += entry.json.len() + usize::from(count > 0);
+                count += 1;
+                if bytes > self.settings.back_channel_limit {
                     break;
                 }
             }
-            let chunk = codec::chunk_with_len(&entries, units);
+            let batch = self.arrays.range(first_unsent..first_unsent + count);
+            let last = batch
+                .clone()
+                .next_back()
+                .map_or(self.last_sent, |e| e.id as i64);
+            let chunk = codec::chunk_of(batch.map(|e| (e.json.as_str(), e.units)));
             let len = chunk.len();
             match timeout(self.write_timeout, back.tx.send(Bytes::from(chunk))).await {
                 Ok(Ok(())) => {
