@@ -446,20 +446,69 @@ pub fn encode_form<'a>(ofs: u64, messages: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// Read a form body (`application/x-www-form-urlencoded`); `Ok(None)` when it carries no
-/// map (`count=0`). Keys and values are decoded like Node's `querystring`.
+/// map (`count=0`). Keys and values are decoded like Node's `querystring`. One pass over
+/// the pairs: the maps are collected as they come (`count` may come last), then checked
+/// against `count`.
 pub fn decode_form(body: &str) -> Result<Option<Forward>, BcError> {
     let bad = |why: &str| BcError::BadMaps(why.to_owned());
-    let pairs = || {
-        body.split('&').filter(|p| !p.is_empty()).map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (query::decode_component(k), v)
-        })
-    };
     let (mut count, mut ofs) = (None, None);
-    for (key, value) in pairs() {
-        match key.as_str() {
+    // Maps by number, grown as they come; numbers are checked against `count` at the end.
+    let mut messages: Vec<ClientMessage> = Vec::new();
+    // Per map: whether the client marked it bad (its other keys then do not count).
+    let mut bad_maps: Vec<bool> = Vec::new();
+    // The first problem with the maps, reported once `count` and `ofs` are known good.
+    let mut problem: Option<&str> = None;
+    for pair in body.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode_key(key);
+        match &*key {
             "count" => count = Some(query::decode_component(value)),
             "ofs" => ofs = Some(query::decode_component(value)),
+            _ => {}
+        }
+        let Some((index, map_key)) = key
+            .strip_prefix("req")
+            .and_then(|rest| rest.split_once('_'))
+            .filter(|(n, k)| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !k.is_empty()
+            })
+        else {
+            continue;
+        };
+        if problem.is_some() {
+            continue;
+        }
+        let Some(index) = index
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| i < MAX_MAPS_PER_REQUEST)
+        else {
+            problem = Some("a map number is not below `count`");
+            continue;
+        };
+        if index >= messages.len() {
+            messages.resize(index + 1, ClientMessage::Ignored);
+            bad_maps.resize(index + 1, false);
+        }
+        let slot = &mut messages[index];
+        match map_key {
+            "type" if value == "_badmap" => {
+                bad_maps[index] = true;
+                *slot = ClientMessage::Ignored;
+            }
+            _ if bad_maps[index] => {}
+            JSON_KEY => match slot {
+                ClientMessage::Json(_) => problem = Some("a map repeats its `JSON` key"),
+                // `JSON` wins over `_S`, as in the reference.
+                _ => *slot = ClientMessage::Json(query::decode_component(value)),
+            },
+            STRING_KEY => match slot {
+                ClientMessage::Text(_) => problem = Some("a map repeats its `_S` key"),
+                ClientMessage::Json(_) => {}
+                ClientMessage::Ignored => {
+                    *slot = ClientMessage::Text(query::decode_component(value))
+                }
+            },
             _ => {}
         }
     }
@@ -477,47 +526,23 @@ pub fn decode_form(body: &str) -> Result<Option<Forward>, BcError> {
         .ok_or_else(|| bad("`ofs` is missing"))?
         .parse()
         .map_err(|_| bad("`ofs` is not a number"))?;
-    let mut messages = vec![ClientMessage::Ignored; count];
-    // Per map: whether the client marked it bad (its other keys then do not count).
-    let mut bad_maps = vec![false; count];
-    for (key, value) in pairs() {
-        let Some((index, map_key)) = key
-            .strip_prefix("req")
-            .and_then(|rest| rest.split_once('_'))
-            .filter(|(n, k)| {
-                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !k.is_empty()
-            })
-        else {
-            continue;
-        };
-        let index: usize = index
-            .parse()
-            .ok()
-            .filter(|&i| i < count)
-            .ok_or_else(|| bad("a map number is not below `count`"))?;
-        let slot = &mut messages[index];
-        match map_key {
-            "type" if value == "_badmap" => {
-                bad_maps[index] = true;
-                *slot = ClientMessage::Ignored;
-            }
-            _ if bad_maps[index] => {}
-            JSON_KEY => match slot {
-                ClientMessage::Json(_) => return Err(bad("a map repeats its `JSON` key")),
-                // `JSON` wins over `_S`, as in the reference.
-                _ => *slot = ClientMessage::Json(query::decode_component(value)),
-            },
-            STRING_KEY => match slot {
-                ClientMessage::Text(_) => return Err(bad("a map repeats its `_S` key")),
-                ClientMessage::Json(_) => {}
-                ClientMessage::Ignored => {
-                    *slot = ClientMessage::Text(query::decode_component(value))
-                }
-            },
-            _ => {}
-        }
+    if let Some(why) = problem {
+        return Err(bad(why));
     }
+    if messages.len() > count {
+        return Err(bad("a map number is not below `count`"));
+    }
+    messages.resize(count, ClientMessage::Ignored);
     Ok(Some(Forward { ofs, messages }))
+}
+
+/// A form key, decoded only when it holds an escape or a `+` (map keys never do).
+fn decode_key(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['%', '+']) {
+        std::borrow::Cow::Owned(query::decode_component(key))
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
 }
 
 /// Read a JSON body (`application/json`): `{"ofs": N, "data": [message, …]}`, where a
@@ -819,17 +844,46 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn decoding_never_panics(text in ".{0,96}", bytes in proptest::collection::vec(0u8..=255, 0..48), step in 1usize..8) {
-            let _ = decode_form(&text);
-            let _ = decode_json_body(&text);
-            let _ = decode_arrays(&text);
-            let _ = decode_forward_answer(&text);
-            let mut p = ChunkParser::new(64);
-            for piece in bytes.chunks(step) {
+        fn decoding_never_panics(
+            text in ".{0,96}",
+            form in "count=[0-9]{1,4}&ofs=[0-9]{1,3}(&req[0-9]{1,2}_(_S|JSON|type|x)=([^&]{0,6}|_badmap)){0,6}",
+            json in r#"\{"ofs":[0-9]{1,3},"data":\[(("[a-z]{0,3}"|[0-9]|null|\{\}|\[1\]),?){0,4}\]\}"#,
+            arrays in r#"\[(\[[0-9]{1,3},("[a-z]{0,3}"|\["(c|noop|stop|x)"(,("[a-z]{0,4}"|null|[0-9]{1,2})){0,3}\]|[0-9]|null|\{\})\],?){0,4}\]"#,
+            answer in r"\[[0-9-]{1,3}(,[0-9-]{1,3}){0,3}\]",
+            length in "[0-9]{1,3}\n",
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            step in 1usize..8,
+        ) {
+            for t in [&text, &form, &json, &arrays, &answer] {
+                let _ = decode_form(t);
+                let _ = decode_json_body(t);
+                let _ = decode_arrays(t);
+                let _ = decode_forward_answer(t);
+            }
+            // A form that decodes has as many maps as it says.
+            if let Ok(Some(f)) = decode_form(&form) {
+                let count = form["count=".len()..].split('&').next().unwrap_or("");
+                proptest::prop_assert_eq!(Some(f.messages.len()), count.parse().ok());
+            }
+            if let Ok(Some(f)) = decode_json_body(&json) {
+                proptest::prop_assert!(!f.messages.is_empty());
+            }
+            // A length line and bytes: a chunk that comes out has that many UTF-16 units.
+            let want: usize = length.trim_end().parse().unwrap_or(0);
+            let mut input = length.into_bytes();
+            input.extend_from_slice(&bytes);
+            let mut p = ChunkParser::new(512);
+            let mut seen = 0;
+            for piece in input.chunks(step) {
                 p.push(piece);
-                for _ in 0..bytes.len() + 1 {
+                for _ in 0..input.len() + 1 {
                     match p.next_chunk() {
-                        Ok(Some(_)) => continue,
+                        Ok(Some(c)) => {
+                            if seen == 0 {
+                                proptest::prop_assert_eq!(utf16_len(&c), want);
+                            }
+                            seen += 1;
+                        }
                         _ => break,
                     }
                 }
