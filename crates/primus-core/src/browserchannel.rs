@@ -430,19 +430,80 @@ pub struct Forward {
 }
 
 /// A form body carrying string messages, numbered from `ofs` (the client side):
-/// `count=N&ofs=M&req0__S=…`, or `count=0` for none.
+/// `count=N&ofs=M&req0__S=…`, or `count=0` for none. Every message goes in; a client
+/// sending to a server that bounds bodies uses [`encode_form_batch`].
 pub fn encode_form<'a>(ofs: u64, messages: impl IntoIterator<Item = &'a str>) -> String {
+    encode_maps(ofs, messages, usize::MAX, None).0
+}
+
+/// The form body of one forward-channel request: the first of `messages` always, then
+/// as many of the next ones as fit in [`MAX_MAPS_PER_REQUEST`] maps and a body at most
+/// [`BODY_SLACK`] bytes longer than the first message percent-encoded. A server bounding
+/// bodies by [`body_limit`] therefore takes it whenever every message is within its
+/// `max_length`, whatever that is. Returns the body and how many messages it carries
+/// (0 only when `messages` is empty: `count=0`).
+///
+/// ```
+/// use primus_core::browserchannel as bc;
+/// let big = "é".repeat(20_000); // 120 000 bytes percent-encoded
+/// let messages = [big.as_str(), "a", big.as_str()];
+/// let (body, n) = bc::encode_form_batch(0, &messages);
+/// assert_eq!(n, 2);
+/// assert_eq!(body, bc::encode_form(0, messages[..2].iter().copied()));
+/// assert!(body.len() <= bc::body_limit(big.len()));
+/// ```
+pub fn encode_form_batch<S: AsRef<str>>(ofs: u64, messages: &[S]) -> (String, usize) {
+    encode_maps(
+        ofs,
+        messages.iter().map(AsRef::as_ref),
+        MAX_MAPS_PER_REQUEST,
+        Some(BODY_SLACK),
+    )
+}
+
+/// `count=N&ofs=M` and the maps `&req<i>__S=…` of `messages`: the first always, the next
+/// ones while there are fewer than `max_maps` and, with a `slack`, the body stays within
+/// the first message percent-encoded plus `slack` bytes.
+fn encode_maps<'a>(
+    ofs: u64,
+    messages: impl IntoIterator<Item = &'a str>,
+    max_maps: usize,
+    slack: Option<usize>,
+) -> (String, usize) {
     let mut maps = String::new();
     let mut count = 0usize;
+    let mut max_bytes = usize::MAX;
     for text in messages {
+        if count == max_maps {
+            break;
+        }
+        let before = maps.len();
         let _ = write!(maps, "&req{count}_{STRING_KEY}=");
+        let value_start = maps.len();
         query::escape_into(text, &mut maps);
+        if count == 0 {
+            if let Some(slack) = slack {
+                max_bytes = (maps.len() - value_start).saturating_add(slack);
+            }
+        } else {
+            // `count=<count + 1>&ofs=<ofs>` goes in front.
+            let head = "count=&ofs=".len() + decimal_len(count as u64 + 1) + decimal_len(ofs);
+            if head.saturating_add(maps.len()) > max_bytes {
+                maps.truncate(before);
+                break;
+            }
+        }
         count += 1;
     }
     if count == 0 {
-        return "count=0".into();
+        return ("count=0".into(), 0);
     }
-    format!("count={count}&ofs={ofs}{maps}")
+    (format!("count={count}&ofs={ofs}{maps}"), count)
+}
+
+/// Digits of `n` in decimal.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Read a form body (`application/x-www-form-urlencoded`); `Ok(None)` when it carries no
@@ -575,11 +636,18 @@ pub fn decode_json_body(body: &str) -> Result<Option<Forward>, BcError> {
     }))
 }
 
+/// Room in a forward-channel body beyond one message percent-encoded: keys, `count`,
+/// `ofs` and further maps (see [`body_limit`], [`encode_form_batch`]).
+pub const BODY_SLACK: usize = 64 * 1024;
+
 /// Largest forward-channel body accepted when messages may be `max_length` bytes: one
-/// such message percent-encoded in the worst case (every byte `%XX`), plus 64 KiB for keys
-/// and other maps.
+/// such message percent-encoded in the worst case (every byte `%XX`), plus
+/// [`BODY_SLACK`] (64 KiB) for keys and other maps. Our clients batch within it
+/// ([`encode_form_batch`]); the official closure client batches up to 1000 maps with no
+/// byte bound, so a burst of large messages from it can exceed this and end the spark
+/// (`413`, closed as with 1009).
 pub fn body_limit(max_length: usize) -> usize {
-    max_length.saturating_mul(3).saturating_add(64 * 1024)
+    max_length.saturating_mul(3).saturating_add(BODY_SLACK)
 }
 
 #[cfg(test)]
@@ -791,6 +859,53 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert_eq!(encode_form(9, []), "count=0");
+    }
+
+    #[test]
+    fn batches_stay_within_the_body_limit_and_carry_everything() {
+        // 64 frames of 400 × 'é' in quotes (802 bytes, 2406 percent-encoded): one body
+        // would be ~154 KB, over body_limit(1000) = 68 536.
+        let frame = format!("\"{}\"", "é".repeat(400));
+        let mut messages: Vec<String> = vec![frame.clone(); 64];
+        // Mixed sizes, and one larger than the slack on its own.
+        messages.extend([
+            "a".to_owned(),
+            "b".repeat(70_000),
+            String::new(),
+            "c".into(),
+        ]);
+        let mut ofs = 0u64;
+        let mut rest = &messages[..];
+        let mut requests = 0;
+        while !rest.is_empty() {
+            let (body, n) = encode_form_batch(ofs, rest);
+            assert!(n >= 1, "the first map always goes");
+            let longest = rest[..n].iter().map(String::len).max().unwrap();
+            assert!(body.len() <= body_limit(longest), "{} bytes", body.len());
+            assert!(
+                body.len() <= body_limit(1000) || longest > 1000,
+                "{} bytes for frames within 1000",
+                body.len()
+            );
+            let f = decode_form(&body).unwrap().unwrap();
+            assert_eq!(f.ofs, ofs);
+            let want: Vec<_> = rest[..n]
+                .iter()
+                .map(|t| ClientMessage::Text(t.clone()))
+                .collect();
+            assert_eq!(f.messages, want);
+            ofs += n as u64;
+            rest = &rest[n..];
+            requests += 1;
+            assert!(requests <= messages.len());
+        }
+        assert!(requests >= 3, "{requests}");
+        // Small messages: up to 1000 maps in one body.
+        let small = vec!["x"; 1500];
+        let (body, n) = encode_form_batch(7, &small);
+        assert_eq!(n, MAX_MAPS_PER_REQUEST);
+        assert!(body.starts_with("count=1000&ofs=7&req0__S=x&"));
+        assert_eq!(encode_form_batch::<&str>(0, &[]), ("count=0".into(), 0));
     }
 
     #[test]
