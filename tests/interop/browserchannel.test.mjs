@@ -8,7 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { forEachServer, serverFor } from './lib/servers.mjs';
-import { connect, connectOpen, countReaches, info, once, record, roundTrip, sleep, sparkId } from './lib/client.mjs';
+import {
+  Inbox, connect, connectOpen, countReaches, info, once, record, roundTrip, sleep, sparkId, within,
+} from './lib/client.mjs';
 
 const require = createRequire(import.meta.url);
 const { BCSocket } = require('browserchannel');
@@ -18,19 +20,15 @@ const BC = { transformer: 'browserchannel' };
 const RECONNECT_EVENTS = ['reconnect scheduled', 'reconnect', 'reconnected', 'reconnect failed'];
 
 /**
- * A raw BCSocket on `<pathname>` (no reconnect), with an inbox of messages and a log of
- * errors and closes; closed when the test ends.
+ * A raw BCSocket on `<pathname>` (no reconnect), with an inbox of messages (`next()`) and
+ * a log of errors and closes; closed when the test ends.
  */
 function rawSocket(t, srv, extraParams) {
   const s = new BCSocket(`${srv.url}${srv.pathname}`, { reconnect: false, extraParams });
-  s.inbox = [];
-  s.waiters = [];
+  // BCSocket has `onmessage`, not `on`: the inbox gets an adapter.
+  s.inbox = new Inbox({ on: (_event, listener) => { s.onmessage = listener; } }, 'message', ([m]) => m.data);
+  s.next = (timeout) => s.inbox.next(timeout);
   s.log = [];
-  s.onmessage = (m) => {
-    const w = s.waiters.shift();
-    if (w) w(m.data);
-    else s.inbox.push(m.data);
-  };
   s.onerror = (message) => s.log.push(['error', message]);
   s.closed = new Promise((resolve) => {
     s.onclose = (message) => {
@@ -41,29 +39,8 @@ function rawSocket(t, srv, extraParams) {
   s.opened = new Promise((resolve) => {
     s.onopen = resolve;
   });
-  s.next = (timeout = 5000) => {
-    if (s.inbox.length) return Promise.resolve(s.inbox.shift());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no message within ${timeout} ms`)), timeout);
-      s.waiters.push((d) => {
-        clearTimeout(timer);
-        resolve(d);
-      });
-    });
-  };
   t.after(() => s.close());
   return s;
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 forEachServer('Primus client over browserchannel', (server) => {
@@ -193,7 +170,7 @@ forEachServer('npm BCSocket', (server) => {
     assert.equal(await s.next(), '"primus::server::close"');
     await within(s.closed, 5000, 'close');
     assert.deepEqual(s.log, [['error', 'Stopped by server'], ['close', 'Stopped by server']]);
-    assert.deepEqual(s.inbox, []);
+    assert.deepEqual(s.inbox.items, []);
   });
 
   test('an end with reconnect stops the socket without server::close', T, async (t) => {
@@ -203,7 +180,7 @@ forEachServer('npm BCSocket', (server) => {
     s.send(JSON.stringify({ cmd: 'end', reconnect: true }));
     await within(s.closed, 5000, 'close');
     assert.deepEqual(s.log, [['error', 'Stopped by server'], ['close', 'Stopped by server']]);
-    assert.deepEqual(s.inbox, []);
+    assert.deepEqual(s.inbox.items, []);
   });
 
   test('close() terminates the session and ends the spark', T, async (t) => {

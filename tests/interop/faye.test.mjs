@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { forEachServer, serverFor } from './lib/servers.mjs';
-import { connectOpen, countReaches, info, once, record, roundTrip, sleep, sparkId } from './lib/client.mjs';
+import {
+  Inbox, connectOpen, countReaches, info, once, record, roundTrip, sleep, sparkId,
+} from './lib/client.mjs';
 
 const require = createRequire(import.meta.url);
 const Faye = require('faye-websocket');
@@ -15,35 +17,14 @@ const T = { timeout: 15_000 };
 const FAYE = { transformer: 'faye' };
 const RECONNECT_EVENTS = ['reconnect scheduled', 'reconnect', 'reconnected', 'reconnect failed'];
 
-/** A raw faye-websocket Client on `<pathname>`, with an inbox of text messages. */
+/** A raw faye-websocket Client on `<pathname>`, with an inbox of text messages (`next()`). */
 async function rawFaye(t, srv, path = srv.pathname) {
   const ws = new Faye.Client(`ws://127.0.0.1:${srv.port}${path}`);
-  ws.inbox = [];
-  ws.waiters = [];
-  ws.on('message', (e) => {
-    const w = ws.waiters.shift();
-    if (w) w(e.data);
-    else ws.inbox.push(e.data);
-  });
-  ws.next = (timeout = 5000) => {
-    if (ws.inbox.length) return Promise.resolve(ws.inbox.shift());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no message within ${timeout} ms`)), timeout);
-      ws.waiters.push((d) => {
-        clearTimeout(timer);
-        resolve(d);
-      });
-    });
-  };
+  ws.inbox = new Inbox(ws, 'message', ([e]) => e.data);
+  ws.next = (timeout) => ws.inbox.next(timeout);
   ws.closed = new Promise((resolve) => ws.on('close', (e) => resolve({ code: e.code, reason: e.reason })));
   t.after(() => ws.close());
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('faye Client: no open within 5000 ms')), 5000);
-    ws.on('open', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  await once(ws, 'open', 5000);
   return ws;
 }
 
@@ -137,7 +118,7 @@ forEachServer('faye-websocket Client', (server) => {
     ws.send(JSON.stringify({ cmd: 'end', reconnect: true }));
     const closed = await ws.closed;
     assert.equal(closed.code, 1000);
-    assert.deepEqual(ws.inbox, []);
+    assert.deepEqual(ws.inbox.items, []);
   });
 
   test('the client closes with 1000 and the server answers', T, async (t) => {

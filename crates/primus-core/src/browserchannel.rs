@@ -172,23 +172,51 @@ pub fn encode_array(id: u64, array: &ServerArray, out: &mut String) {
 }
 
 /// The length JavaScript gives `s` (UTF-16 code units), which chunk prefixes count.
-pub fn utf16_len(s: &str) -> usize {
-    // Every char is one unit except those outside the BMP (4 UTF-8 bytes, 2 units).
-    s.len() - s.bytes().filter(|&b| b & 0xc0 == 0x80).count()
-        + s.bytes().filter(|&b| b >= 0xf0).count()
-}
+///
+/// ```
+/// assert_eq!(primus_core::browserchannel::utf16_len("aé😀"), 4);
+/// ```
+pub use crate::utf16::len as utf16_len;
 
 /// One back-channel chunk from entries already joined with `,` (each made by
 /// [`encode_message`] or [`encode_array`]): `<length>\n[<entries>]\n`.
 pub fn chunk(entries: &str) -> String {
-    chunk_with_len(entries, utf16_len(entries))
+    chunk_of([(entries, utf16_len(entries))])
 }
 
-/// [`chunk`] when the UTF-16 length of `entries` is known already.
-pub fn chunk_with_len(entries: &str, entries_utf16: usize) -> String {
-    let mut out = String::with_capacity(entries.len() + 16);
-    let _ = write!(out, "{}\n[", entries_utf16 + 3);
-    out.push_str(entries);
+/// One back-channel chunk of separate entries, each with its UTF-16 length (made by
+/// [`encode_message`] or [`encode_array`]): `<length>\n[<e1>,<e2>,…]\n`, built in one
+/// copy of the entries. Yields the same text as [`chunk`] of the entries joined with `,`.
+///
+/// ```
+/// use primus_core::browserchannel as bc;
+/// let entries = ["[1,\"é\"]", "[2,[\"noop\"]]"];
+/// let chunk = bc::chunk_of(entries.iter().map(|e| (*e, bc::utf16_len(e))));
+/// assert_eq!(chunk, bc::chunk(&entries.join(",")));
+/// ```
+pub fn chunk_of<'a, I>(entries: I) -> String
+where
+    I: IntoIterator<Item = (&'a str, usize)>,
+    I::IntoIter: Clone,
+{
+    let entries = entries.into_iter();
+    let (mut count, mut units, mut bytes) = (0usize, 0usize, 0usize);
+    for (entry, entry_units) in entries.clone() {
+        count += 1;
+        units += entry_units;
+        bytes += entry.len();
+    }
+    let commas = count.saturating_sub(1);
+    // `[`, `]` and `\n` after the length line count too.
+    let length = units + commas + 3;
+    let mut out = String::with_capacity(bytes + commas + 24);
+    let _ = write!(out, "{length}\n[");
+    for (i, (entry, _)) in entries.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(entry);
+    }
     out.push_str("]\n");
     out
 }
@@ -402,36 +430,146 @@ pub struct Forward {
 }
 
 /// A form body carrying string messages, numbered from `ofs` (the client side):
-/// `count=N&ofs=M&req0__S=…`, or `count=0` for none.
+/// `count=N&ofs=M&req0__S=…`, or `count=0` for none. Every message goes in; a client
+/// sending to a server that bounds bodies uses [`encode_form_batch`].
 pub fn encode_form<'a>(ofs: u64, messages: impl IntoIterator<Item = &'a str>) -> String {
+    encode_maps(ofs, messages, usize::MAX, None).0
+}
+
+/// The form body of one forward-channel request: the first of `messages` always, then
+/// as many of the next ones as fit in [`MAX_MAPS_PER_REQUEST`] maps and a body at most
+/// [`BODY_SLACK`] bytes longer than the first message percent-encoded. A server bounding
+/// bodies by [`body_limit`] therefore takes it whenever every message is within its
+/// `max_length`, whatever that is. Returns the body and how many messages it carries
+/// (0 only when `messages` is empty: `count=0`).
+///
+/// ```
+/// use primus_core::browserchannel as bc;
+/// let big = "é".repeat(20_000); // 120 000 bytes percent-encoded
+/// let messages = [big.as_str(), "a", big.as_str()];
+/// let (body, n) = bc::encode_form_batch(0, &messages);
+/// assert_eq!(n, 2);
+/// assert_eq!(body, bc::encode_form(0, messages[..2].iter().copied()));
+/// assert!(body.len() <= bc::body_limit(big.len()));
+/// ```
+pub fn encode_form_batch<S: AsRef<str>>(ofs: u64, messages: &[S]) -> (String, usize) {
+    encode_maps(
+        ofs,
+        messages.iter().map(AsRef::as_ref),
+        MAX_MAPS_PER_REQUEST,
+        Some(BODY_SLACK),
+    )
+}
+
+/// `count=N&ofs=M` and the maps `&req<i>__S=…` of `messages`: the first always, the next
+/// ones while there are fewer than `max_maps` and, with a `slack`, the body stays within
+/// the first message percent-encoded plus `slack` bytes.
+fn encode_maps<'a>(
+    ofs: u64,
+    messages: impl IntoIterator<Item = &'a str>,
+    max_maps: usize,
+    slack: Option<usize>,
+) -> (String, usize) {
     let mut maps = String::new();
     let mut count = 0usize;
+    let mut max_bytes = usize::MAX;
     for text in messages {
+        if count == max_maps {
+            break;
+        }
+        let before = maps.len();
         let _ = write!(maps, "&req{count}_{STRING_KEY}=");
+        let value_start = maps.len();
         query::escape_into(text, &mut maps);
+        if count == 0 {
+            if let Some(slack) = slack {
+                max_bytes = (maps.len() - value_start).saturating_add(slack);
+            }
+        } else {
+            // `count=<count + 1>&ofs=<ofs>` goes in front.
+            let head = "count=&ofs=".len() + decimal_len(count as u64 + 1) + decimal_len(ofs);
+            if head.saturating_add(maps.len()) > max_bytes {
+                maps.truncate(before);
+                break;
+            }
+        }
         count += 1;
     }
     if count == 0 {
-        return "count=0".into();
+        return ("count=0".into(), 0);
     }
-    format!("count={count}&ofs={ofs}{maps}")
+    (format!("count={count}&ofs={ofs}{maps}"), count)
+}
+
+/// Digits of `n` in decimal.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Read a form body (`application/x-www-form-urlencoded`); `Ok(None)` when it carries no
-/// map (`count=0`). Keys and values are decoded like Node's `querystring`.
+/// map (`count=0`). Keys and values are decoded like Node's `querystring`. One pass over
+/// the pairs: the maps are collected as they come (`count` may come last), then checked
+/// against `count`.
 pub fn decode_form(body: &str) -> Result<Option<Forward>, BcError> {
     let bad = |why: &str| BcError::BadMaps(why.to_owned());
-    let pairs = || {
-        body.split('&').filter(|p| !p.is_empty()).map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (query::decode_component(k), v)
-        })
-    };
     let (mut count, mut ofs) = (None, None);
-    for (key, value) in pairs() {
-        match key.as_str() {
+    // Maps by number, grown as they come; numbers are checked against `count` at the end.
+    let mut messages: Vec<ClientMessage> = Vec::new();
+    // Per map: whether the client marked it bad (its other keys then do not count).
+    let mut bad_maps: Vec<bool> = Vec::new();
+    // The first problem with the maps, reported once `count` and `ofs` are known good.
+    let mut problem: Option<&str> = None;
+    for pair in body.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode_key(key);
+        match &*key {
             "count" => count = Some(query::decode_component(value)),
             "ofs" => ofs = Some(query::decode_component(value)),
+            _ => {}
+        }
+        let Some((index, map_key)) = key
+            .strip_prefix("req")
+            .and_then(|rest| rest.split_once('_'))
+            .filter(|(n, k)| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !k.is_empty()
+            })
+        else {
+            continue;
+        };
+        if problem.is_some() {
+            continue;
+        }
+        let Some(index) = index
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| i < MAX_MAPS_PER_REQUEST)
+        else {
+            problem = Some("a map number is not below `count`");
+            continue;
+        };
+        if index >= messages.len() {
+            messages.resize(index + 1, ClientMessage::Ignored);
+            bad_maps.resize(index + 1, false);
+        }
+        let slot = &mut messages[index];
+        match map_key {
+            "type" if value == "_badmap" => {
+                bad_maps[index] = true;
+                *slot = ClientMessage::Ignored;
+            }
+            _ if bad_maps[index] => {}
+            JSON_KEY => match slot {
+                ClientMessage::Json(_) => problem = Some("a map repeats its `JSON` key"),
+                // `JSON` wins over `_S`, as in the reference.
+                _ => *slot = ClientMessage::Json(query::decode_component(value)),
+            },
+            STRING_KEY => match slot {
+                ClientMessage::Text(_) => problem = Some("a map repeats its `_S` key"),
+                ClientMessage::Json(_) => {}
+                ClientMessage::Ignored => {
+                    *slot = ClientMessage::Text(query::decode_component(value))
+                }
+            },
             _ => {}
         }
     }
@@ -449,47 +587,23 @@ pub fn decode_form(body: &str) -> Result<Option<Forward>, BcError> {
         .ok_or_else(|| bad("`ofs` is missing"))?
         .parse()
         .map_err(|_| bad("`ofs` is not a number"))?;
-    let mut messages = vec![ClientMessage::Ignored; count];
-    // Per map: whether the client marked it bad (its other keys then do not count).
-    let mut bad_maps = vec![false; count];
-    for (key, value) in pairs() {
-        let Some((index, map_key)) = key
-            .strip_prefix("req")
-            .and_then(|rest| rest.split_once('_'))
-            .filter(|(n, k)| {
-                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !k.is_empty()
-            })
-        else {
-            continue;
-        };
-        let index: usize = index
-            .parse()
-            .ok()
-            .filter(|&i| i < count)
-            .ok_or_else(|| bad("a map number is not below `count`"))?;
-        let slot = &mut messages[index];
-        match map_key {
-            "type" if value == "_badmap" => {
-                bad_maps[index] = true;
-                *slot = ClientMessage::Ignored;
-            }
-            _ if bad_maps[index] => {}
-            JSON_KEY => match slot {
-                ClientMessage::Json(_) => return Err(bad("a map repeats its `JSON` key")),
-                // `JSON` wins over `_S`, as in the reference.
-                _ => *slot = ClientMessage::Json(query::decode_component(value)),
-            },
-            STRING_KEY => match slot {
-                ClientMessage::Text(_) => return Err(bad("a map repeats its `_S` key")),
-                ClientMessage::Json(_) => {}
-                ClientMessage::Ignored => {
-                    *slot = ClientMessage::Text(query::decode_component(value))
-                }
-            },
-            _ => {}
-        }
+    if let Some(why) = problem {
+        return Err(bad(why));
     }
+    if messages.len() > count {
+        return Err(bad("a map number is not below `count`"));
+    }
+    messages.resize(count, ClientMessage::Ignored);
     Ok(Some(Forward { ofs, messages }))
+}
+
+/// A form key, decoded only when it holds an escape or a `+` (map keys never do).
+fn decode_key(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['%', '+']) {
+        std::borrow::Cow::Owned(query::decode_component(key))
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
 }
 
 /// Read a JSON body (`application/json`): `{"ofs": N, "data": [message, …]}`, where a
@@ -522,11 +636,18 @@ pub fn decode_json_body(body: &str) -> Result<Option<Forward>, BcError> {
     }))
 }
 
+/// Room in a forward-channel body beyond one message percent-encoded: keys, `count`,
+/// `ofs` and further maps (see [`body_limit`], [`encode_form_batch`]).
+pub const BODY_SLACK: usize = 64 * 1024;
+
 /// Largest forward-channel body accepted when messages may be `max_length` bytes: one
-/// such message percent-encoded in the worst case (every byte `%XX`), plus 64 KiB for keys
-/// and other maps.
+/// such message percent-encoded in the worst case (every byte `%XX`), plus
+/// [`BODY_SLACK`] (64 KiB) for keys and other maps. Our clients batch within it
+/// ([`encode_form_batch`]); the official closure client batches up to 1000 maps with no
+/// byte bound, so a burst of large messages from it can exceed this and end the spark
+/// (`413`, closed as with 1009).
 pub fn body_limit(max_length: usize) -> usize {
-    max_length.saturating_mul(3).saturating_add(64 * 1024)
+    max_length.saturating_mul(3).saturating_add(BODY_SLACK)
 }
 
 #[cfg(test)]
@@ -584,7 +705,6 @@ mod tests {
 
     #[test]
     fn lengths_count_utf16_units_and_chunks_round_trip_in_any_split() {
-        assert_eq!(utf16_len("aé€😀"), 1 + 1 + 1 + 2);
         let texts = [
             "\"ünï\u{2028}cödé 😀\"",
             "",
@@ -742,6 +862,53 @@ mod tests {
     }
 
     #[test]
+    fn batches_stay_within_the_body_limit_and_carry_everything() {
+        // 64 frames of 400 × 'é' in quotes (802 bytes, 2406 percent-encoded): one body
+        // would be ~154 KB, over body_limit(1000) = 68 536.
+        let frame = format!("\"{}\"", "é".repeat(400));
+        let mut messages: Vec<String> = vec![frame.clone(); 64];
+        // Mixed sizes, and one larger than the slack on its own.
+        messages.extend([
+            "a".to_owned(),
+            "b".repeat(70_000),
+            String::new(),
+            "c".into(),
+        ]);
+        let mut ofs = 0u64;
+        let mut rest = &messages[..];
+        let mut requests = 0;
+        while !rest.is_empty() {
+            let (body, n) = encode_form_batch(ofs, rest);
+            assert!(n >= 1, "the first map always goes");
+            let longest = rest[..n].iter().map(String::len).max().unwrap();
+            assert!(body.len() <= body_limit(longest), "{} bytes", body.len());
+            assert!(
+                body.len() <= body_limit(1000) || longest > 1000,
+                "{} bytes for frames within 1000",
+                body.len()
+            );
+            let f = decode_form(&body).unwrap().unwrap();
+            assert_eq!(f.ofs, ofs);
+            let want: Vec<_> = rest[..n]
+                .iter()
+                .map(|t| ClientMessage::Text(t.clone()))
+                .collect();
+            assert_eq!(f.messages, want);
+            ofs += n as u64;
+            rest = &rest[n..];
+            requests += 1;
+            assert!(requests <= messages.len());
+        }
+        assert!(requests >= 3, "{requests}");
+        // Small messages: up to 1000 maps in one body.
+        let small = vec!["x"; 1500];
+        let (body, n) = encode_form_batch(7, &small);
+        assert_eq!(n, MAX_MAPS_PER_REQUEST);
+        assert!(body.starts_with("count=1000&ofs=7&req0__S=x&"));
+        assert_eq!(encode_form_batch::<&str>(0, &[]), ("count=0".into(), 0));
+    }
+
+    #[test]
     fn bad_forms_are_typed_errors() {
         for body in [
             "",
@@ -792,17 +959,46 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn decoding_never_panics(text in ".{0,96}", bytes in proptest::collection::vec(0u8..=255, 0..48), step in 1usize..8) {
-            let _ = decode_form(&text);
-            let _ = decode_json_body(&text);
-            let _ = decode_arrays(&text);
-            let _ = decode_forward_answer(&text);
-            let mut p = ChunkParser::new(64);
-            for piece in bytes.chunks(step) {
+        fn decoding_never_panics(
+            text in ".{0,96}",
+            form in "count=[0-9]{1,4}&ofs=[0-9]{1,3}(&req[0-9]{1,2}_(_S|JSON|type|x)=([^&]{0,6}|_badmap)){0,6}",
+            json in r#"\{"ofs":[0-9]{1,3},"data":\[(("[a-z]{0,3}"|[0-9]|null|\{\}|\[1\]),?){0,4}\]\}"#,
+            arrays in r#"\[(\[[0-9]{1,3},("[a-z]{0,3}"|\["(c|noop|stop|x)"(,("[a-z]{0,4}"|null|[0-9]{1,2})){0,3}\]|[0-9]|null|\{\})\],?){0,4}\]"#,
+            answer in r"\[[0-9-]{1,3}(,[0-9-]{1,3}){0,3}\]",
+            length in "[0-9]{1,3}\n",
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            step in 1usize..8,
+        ) {
+            for t in [&text, &form, &json, &arrays, &answer] {
+                let _ = decode_form(t);
+                let _ = decode_json_body(t);
+                let _ = decode_arrays(t);
+                let _ = decode_forward_answer(t);
+            }
+            // A form that decodes has as many maps as it says.
+            if let Ok(Some(f)) = decode_form(&form) {
+                let count = form["count=".len()..].split('&').next().unwrap_or("");
+                proptest::prop_assert_eq!(Some(f.messages.len()), count.parse().ok());
+            }
+            if let Ok(Some(f)) = decode_json_body(&json) {
+                proptest::prop_assert!(!f.messages.is_empty());
+            }
+            // A length line and bytes: a chunk that comes out has that many UTF-16 units.
+            let want: usize = length.trim_end().parse().unwrap_or(0);
+            let mut input = length.into_bytes();
+            input.extend_from_slice(&bytes);
+            let mut p = ChunkParser::new(512);
+            let mut seen = 0;
+            for piece in input.chunks(step) {
                 p.push(piece);
-                for _ in 0..bytes.len() + 1 {
+                for _ in 0..input.len() + 1 {
                     match p.next_chunk() {
-                        Ok(Some(_)) => continue,
+                        Ok(Some(c)) => {
+                            if seen == 0 {
+                                proptest::prop_assert_eq!(utf16_len(&c), want);
+                            }
+                            seen += 1;
+                        }
                         _ => break,
                     }
                 }

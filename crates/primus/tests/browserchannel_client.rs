@@ -3,8 +3,9 @@
 //! (`tests/interop/reference-server.mjs --transformer browserchannel`; needs `node`, and a
 //! missing node is a failure): open, messages both ways (enough to make the server end
 //! and the client reopen back channels), heartbeats, the spark id and query, the server's
-//! end with and without reconnect, refused authorization, a server restart, and the
-//! client's end closing the spark at once.
+//! end with and without reconnect (the client acknowledging the server's `stop` at once),
+//! refused authorization, a server restart, the client's end closing the spark at once,
+//! and bursts of large messages batched within the server's body limit.
 #![cfg(feature = "browserchannel")] // needs the `browserchannel` transformer
 
 use primus::client::{Client, ClientEvent, ClientOptions, Strategy};
@@ -21,12 +22,18 @@ use client_support::{
 mod node_support;
 use node_support::NodeServer;
 mod server_support;
-use server_support::{contract_server, token_authorizer, wait_connected, TestServer};
+use server_support::{contract_server, token_authorizer, wait_connected, wait_until, TestServer};
 
 fn bc() -> Options {
     Options::default()
         .transformer("browserchannel")
         .ping_interval(None)
+}
+
+/// A session timeout longer than any test: only the client's terminate ends a session
+/// quickly.
+fn long_sessions() -> Options {
+    bc().browserchannel(BrowserChannelOptions::default().session_timeout(Duration::from_secs(60)))
 }
 
 /// What both servers must do for the client: open (writes before it are buffered), echo
@@ -166,11 +173,7 @@ async fn reconnects_after_a_server_restart() {
 
 #[tokio::test]
 async fn the_clients_end_closes_the_spark_at_once() {
-    // A long session timeout: only the client's terminate can end the spark quickly.
-    let server =
-        contract_server(bc().browserchannel(
-            BrowserChannelOptions::default().session_timeout(Duration::from_secs(60)),
-        ));
+    let server = contract_server(long_sessions());
     let running = TestServer::serve(server.clone()).await;
     let addr = running.addr;
     end_is_seen_at_once(&format!("http://{addr}"), fast("browserchannel"), || {
@@ -188,5 +191,55 @@ async fn from_server_picks_browserchannel_up() {
         Client::from_server(&server, &format!("http://{addr}"), ClientOptions::default()).unwrap();
     client.write("from spec").unwrap();
     assert_eq!(next_json(&mut client).await, json!("from spec"));
+    client.end();
+}
+
+#[tokio::test]
+async fn the_servers_stop_is_acknowledged_at_once() {
+    let server = contract_server(long_sessions());
+    let running = TestServer::serve(server.clone()).await;
+    let mut client =
+        Client::new(&format!("http://{}", running.addr), fast("browserchannel")).unwrap();
+    client.write("hello").unwrap();
+    assert_eq!(next_json(&mut client).await, json!("hello"));
+    assert_eq!(server.browserchannel_sessions(), 1);
+    server_end_scenario(&mut client).await;
+    wait_until(Duration::from_secs(3), "the session to go", || {
+        server.connected() == 0 && server.browserchannel_sessions() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bursts_of_large_messages_stay_within_the_servers_body_limit() {
+    // 64 frames of 802 bytes (400 × 'é' in quotes), 2.4 KB each percent-encoded: in one
+    // request ~154 KB, over the server's 3 × 1000 + 64 KiB.
+    let server = contract_server(bc().max_length(1000));
+    let running = TestServer::serve(server.clone()).await;
+    let mut client =
+        Client::new(&format!("http://{}", running.addr), fast("browserchannel")).unwrap();
+    let mut events = client.events();
+    wait_event(&mut events, "open", |e| matches!(e, ClientEvent::Open)).await;
+    let long = "é".repeat(400);
+    for round in 0..2 {
+        for i in 0..64 {
+            client
+                .write(&json!([round, i, long]))
+                .unwrap_or_else(|e| panic!("write {i}: {e}"));
+        }
+        for i in 0..64 {
+            assert_eq!(next_json(&mut client).await, json!([round, i, long]));
+        }
+    }
+    while let Ok(e) = events.try_recv() {
+        assert!(
+            !matches!(
+                e,
+                ClientEvent::Close | ClientEvent::End | ClientEvent::Error(_)
+            ),
+            "{e:?}"
+        );
+    }
+    assert_eq!(server.connected(), 1);
     client.end();
 }

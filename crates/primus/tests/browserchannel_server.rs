@@ -27,7 +27,8 @@ fn bc_options() -> Options {
 
 /// An echo server with control commands: `end`, `info`, `silent` (no answer), `raw` (a
 /// text frame written as is), `binary` (a binary frame written as is), `many` (`n`
-/// messages sent one after the other, waiting for room).
+/// messages sent one after the other, waiting for room; with `size`, each a string of
+/// that many `x`).
 async fn start_with(options: Options) -> (TestServer, Arc<Mutex<Vec<String>>>) {
     let primus = primus::Primus::new(options).expect("valid options");
     let errors = Arc::new(Mutex::new(Vec::new()));
@@ -58,10 +59,16 @@ async fn start_with(options: Options) -> (TestServer, Arc<Mutex<Vec<String>>>) {
                 }
                 Some("many") => {
                     let n = v.get("n").and_then(|n| n.as_u64()).unwrap_or(0);
+                    let size = v.get("size").and_then(|n| n.as_u64());
                     let spark = spark.clone();
                     tokio::spawn(async move {
+                        let long = size.map(|size| "x".repeat(size as usize));
                         for i in 0..n {
-                            if spark.send(&i).await.is_err() {
+                            let sent = match &long {
+                                Some(long) => spark.send(long).await,
+                                None => spark.send(&i).await,
+                            };
+                            if sent.is_err() {
                                 return;
                             }
                         }
@@ -379,7 +386,7 @@ async fn forward_maps_and_back_channel_chunks_are_byte_exact() {
     let body = &tail[tail.find('\n').unwrap() + 1..];
     assert_eq!(
         tail[..tail.find('\n').unwrap()].parse::<usize>().unwrap(),
-        bc::utf16_len(body)
+        body.encode_utf16().count()
     );
     // A JSON map is a frame of that JSON text; the JSON body form works too.
     answer(&s.forward(2, "count=1&ofs=3&req0_JSON=%5B1%2C2%5D").await);
@@ -730,6 +737,86 @@ async fn oversized_messages_and_bodies_are_refused_and_end_the_spark() {
     assert_eq!(res.status, 413);
     assert_eq!(server.primus.browserchannel_sessions(), sessions);
     assert_eq!(server.primus.connected(), 0);
+    // A request with a message over the limit is refused whole: the one before it in the
+    // same request is not delivered either.
+    let (server, _) = start_with(bc_options().max_length(100)).await;
+    let mut s = Session::create(server.addr).await;
+    let mut back = s.back(0).await;
+    let res = s
+        .forward(0, &maps(0, &[json!("first"), json!("y".repeat(150))]))
+        .await;
+    assert_eq!(res.status, 413);
+    let rest = back.rest().await;
+    assert!(
+        !rest
+            .iter()
+            .any(|a| matches!(a, (_, ServerArray::Message(m)) if m == "\"first\"")),
+        "{rest:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_first_request_with_a_gap_makes_no_spark() {
+    let server = start().await;
+    // The first map of a session is number 0.
+    let res = post(server.addr, "VER=8&RID=1", &maps(3, &[json!("x")])).await;
+    assert_eq!(res.status, 400);
+    assert!(res.text().contains("Bad data"), "{}", res.text());
+    assert_eq!(server.primus.browserchannel_sessions(), 0);
+    assert_eq!(server.primus.connected(), 0);
+}
+
+#[tokio::test]
+async fn a_session_not_ready_in_time_for_its_first_request_is_ended() {
+    let primus = primus::Primus::new(bc_options().write_timeout(Duration::from_millis(100)))
+        .expect("valid options");
+    primus.on_connection_async(|_| async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Ok(())
+    });
+    let server = TestServer::serve(primus).await;
+    let res = post(server.addr, "VER=8&RID=1", "count=0").await;
+    assert_eq!(res.status, 503);
+    assert!(res.text().contains("not ready"), "{}", res.text());
+    // Nobody learned its id: it ends once the listeners are done, not after the 30 s
+    // session timeout.
+    wait_until(Duration::from_secs(3), "the session to end", || {
+        server.primus.browserchannel_sessions() == 0 && server.primus.connected() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_back_channel_nobody_reads_drops_the_spark_as_a_slow_peer() {
+    // No byte limit and a wide window: only the write timeout can end this back channel.
+    let options = bc_options()
+        .write_timeout(Duration::from_millis(300))
+        .queue_size(8192)
+        .browserchannel(BrowserChannelOptions::default().back_channel_limit(usize::MAX));
+    let (server, errors) = start_with(options).await;
+    let mut s = Session::create(server.addr).await;
+    // Opened and never read: 24 MB cannot fit in the socket buffers and the 16 chunks the
+    // body holds (at most 64 arrays of 8 KiB each).
+    let back = s.back(0).await;
+    answer(
+        &s.forward(
+            0,
+            &maps(0, &[json!({"cmd": "many", "n": 3000, "size": 8192})]),
+        )
+        .await,
+    );
+    wait_until(Duration::from_secs(20), "the spark to end", || {
+        server.primus.connected() == 0
+    })
+    .await;
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("peer too slow") && e.contains("back channel was not read")),
+        "{errors:?}"
+    );
+    drop(back);
 }
 
 #[tokio::test]

@@ -53,6 +53,17 @@ export function record(emitter, events) {
   return log;
 }
 
+/** `promise`, or a rejection naming `what` after `ms`. */
+export function within(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Polls `fn` (may be async) every `interval` ms until it returns truthy; throws after `timeout`. */
 export async function waitFor(fn, { timeout = 5000, interval = 25, what = 'condition' } = {}) {
   const deadline = Date.now() + timeout;
@@ -73,7 +84,11 @@ export function toLocalRealm(value) {
   return value !== null && typeof value === 'object' ? structuredClone(value) : value;
 }
 
-/** Queue of `data` events (`[data, raw]`) read one at a time with a timeout. */
+/**
+ * Queue of events read one at a time with a timeout: by default `data` events as
+ * `[data, raw]`; `map` turns an event's arguments into the item. `emitter` only needs
+ * `on(event, listener)`: a socket with an `onmessage` property takes a small adapter.
+ */
 export class Inbox {
   constructor(emitter, event = 'data', map = (args) => args) {
     this.items = [];
@@ -86,7 +101,7 @@ export class Inbox {
     });
   }
 
-  /** Resolves with `[data, raw]` of the next message. */
+  /** Resolves with the next item (`[data, raw]` of the next message by default). */
   next(timeout = 5000) {
     if (this.items.length) return Promise.resolve(this.items.shift());
     return new Promise((resolve, reject) => {

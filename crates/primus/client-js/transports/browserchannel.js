@@ -5,14 +5,21 @@
 // &TYPE=xmlhttp` is the back channel, reopened whenever the server ends it; its chunks
 // are `<length>\n[[id, data], …]\n` (the length counts UTF-16 units, i.e. JavaScript
 // string length). Messages go out one POST at a time as `count=N&ofs=M&req0__S=…`; what
-// is written meanwhile goes in the next. `["stop"]` from the server is reported as the
-// error `Stopped by server`, then the socket closes (as the reference's client does).
-// `end()` sends `GET …&TYPE=terminate`. The connection tests (`/test`) are skipped: this
-// client always streams. Text only. `transport: {withCredentials: true}` sends cookies to
-// another origin.
+// is written meanwhile goes in the next, within what the server takes (the first map,
+// then more while the body stays within 64 KiB beyond it, at most 1000 maps: the server
+// bounds bodies by `3 × max_length + 64 KiB`). `["stop"]` from the server is reported as
+// the error `Stopped by server`, then the socket closes (as the reference's client does),
+// and `GET …&TYPE=terminate` tells the server it arrived. `end()` posts what is still
+// queued, then sends `GET …&TYPE=terminate`. The connection tests (`/test`) are skipped:
+// this client always streams. Text only. `transport: {withCredentials: true}` sends
+// cookies to another origin.
 
 /** Most back channels in a row that may end without data before the socket gives up. */
 const BC_MAX_EMPTY = 3;
+/** Most maps in one forward-channel request (the protocol's limit). */
+const BC_MAX_MAPS = 1000;
+/** Bytes a forward-channel body may take beyond its first map's value (the server's slack). */
+const BC_BODY_SLACK = 64 * 1024;
 
 function bcRandom() {
   return Math.random().toString(36).slice(2, 14);
@@ -49,6 +56,8 @@ class BrowserChannelSocket {
     this.rid = 0;
     this.outbox = [];
     this.sending = false;
+    this.ending = false;
+    this.terminated = false;
     this.back = null;
     this.empty = 0;
     this.onopen = this.onmessage = this.onerror = this.onclose = () => {};
@@ -102,7 +111,11 @@ class BrowserChannelSocket {
       if (id <= this.lastArrayId) continue;
       this.lastArrayId = id;
       if (Array.isArray(data)) {
-        if (data[0] === 'stop') return this.closed(new Error('Stopped by server'));
+        if (data[0] === 'stop') {
+          // Acknowledged at once (AID = the stop's id): the server drops the session now.
+          this.terminate();
+          return this.closed(new Error('Stopped by server'));
+        }
         if (data[0] === 'noop' || data[0] === 'c') continue;
       }
       this.onmessage(typeof data === 'string' ? data : JSON.stringify(data));
@@ -149,7 +162,7 @@ class BrowserChannelSocket {
   }
 
   send(message) {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.ending) return;
     if (typeof message !== 'string') {
       this.onerror(new Error('browserchannel carries text only: use a text parser'));
       return;
@@ -158,18 +171,34 @@ class BrowserChannelSocket {
     this.flush();
   }
 
-  /** POST what is queued, one request at a time, in order (at most 1000 maps each). */
+  /** POST what is queued, one request at a time, in order; once ending and sent, terminate. */
   flush() {
-    if (this.sending || this.state !== 'open' || !this.outbox.length) return;
+    if (this.sending || !this.sid) return;
+    if (!this.outbox.length) {
+      if (this.ending) this.terminate();
+      return;
+    }
+    if (this.state !== 'open' && !this.ending) return;
     this.sending = true;
-    const batch = this.outbox.splice(0, 1000);
-    let body = 'count=' + batch.length + '&ofs=' + this.nextMap;
-    for (let i = 0; i < batch.length; i++) body += '&req' + i + '__S=' + encodeURIComponent(batch[i]);
-    this.nextMap += batch.length;
+    // The first map always; more while the body stays within the server's slack.
+    const first = encodeURIComponent(this.outbox[0]);
+    const budget = first.length + BC_BODY_SLACK;
+    let maps = '&req0__S=' + first;
+    let n = 1;
+    for (; n < this.outbox.length && n < BC_MAX_MAPS; n++) {
+      const map = '&req' + n + '__S=' + encodeURIComponent(this.outbox[n]);
+      const head = 'count=' + (n + 1) + '&ofs=' + this.nextMap;
+      if (head.length + maps.length + map.length > budget) break;
+      maps += map;
+    }
+    this.outbox.splice(0, n);
+    const body = 'count=' + n + '&ofs=' + this.nextMap + maps;
+    this.nextMap += n;
     const params = 'SID=' + encodeURIComponent(this.sid) + '&RID=' + this.rid++ + '&AID=' + this.lastArrayId;
     this.request(params, {
       method: 'POST',
       body,
+      keepalive: this.ending && body.length < 60000,
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     }).then((res) => {
       if (!res.ok) throw new Error('browserchannel: forward channel answered ' + res.status);
@@ -181,7 +210,10 @@ class BrowserChannelSocket {
       this.flush();
     }).catch((err) => {
       this.sending = false;
-      if (this.state === 'open') this.closed(err);
+      if (this.state === 'open') return this.closed(err);
+      // Ending: what is left cannot go; the server still hears of the end.
+      this.outbox = [];
+      if (this.ending) this.terminate();
     });
   }
 
@@ -200,17 +232,24 @@ class BrowserChannelSocket {
     this.onclose();
   }
 
-  /** Close from our side: no events; the server is told with `TYPE=terminate`. */
+  /**
+   * Close from our side: no events; what is queued is still posted (what `end(data)` wrote
+   * just before), then the server is told with `TYPE=terminate`.
+   */
   close() {
     const open = this.state === 'open';
     this.state = 'closed';
-    this.outbox = [];
     this.stopBackChannel();
-    if (open) this.terminate();
+    if (!open) return;
+    this.ending = true;
+    this.flush();
   }
 
-  /** `GET …&TYPE=terminate`: the server ends the session and its spark. */
+  /** `GET …&TYPE=terminate` (once): the server ends the session and its spark. */
   terminate() {
+    if (this.terminated || !this.sid) return;
+    this.terminated = true;
+    this.ending = false;
     const params = 'SID=' + encodeURIComponent(this.sid) + '&RID=' + this.rid++ + '&AID=' + this.lastArrayId + '&TYPE=terminate';
     this.request(params, { keepalive: true }).catch(() => {});
   }

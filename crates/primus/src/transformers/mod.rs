@@ -42,7 +42,12 @@ compile_error!(
 pub mod browserchannel;
 pub mod engineio;
 pub mod faye;
-#[cfg(any(feature = "sockjs", feature = "sse", feature = "browserchannel"))]
+#[cfg(any(
+    feature = "sockjs",
+    feature = "sse",
+    feature = "browserchannel",
+    feature = "socketio"
+))]
 pub(crate) mod http_session;
 pub mod socketio;
 pub mod sockjs;

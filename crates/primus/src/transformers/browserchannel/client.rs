@@ -11,7 +11,12 @@
 //!   the transport. Chunks are bounded by [`BrowserChannelClientOptions::max_chunk`].
 //! - Messages go out as `POST …&SID=…&RID=<n+1>&AID=<last>` with `count=N&ofs=M&req0__S=…`
 //!   on a kept-alive connection, one request at a time; `AID` acknowledges what arrived.
-//! - `end()` sends `GET …&TYPE=terminate`.
+//! - Messages go out in as few requests as the server takes: the first queued map always,
+//!   then more while the body stays within 64 KiB beyond that map (the server bounds
+//!   bodies by `3 × max_length + 64 KiB`), at most 1000 maps.
+//! - `end()` sends `GET …&TYPE=terminate`; so does a `stop` from the server (with
+//!   `AID` = the stop's id), so the server drops the session at once instead of keeping
+//!   it for its session timeout.
 //!
 //! Like the reference's client, no `_primuscb` is added: the original query rides along as
 //! is. The transport closing, with or without `stop`, is a closed connection: the Primus
@@ -27,7 +32,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use primus_core::browserchannel::{self as codec, ChunkParser, ServerArray};
 use primus_core::Frame;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -40,16 +45,37 @@ const INBOX: usize = 64;
 /// Back channels in a row that may end without bringing an array before the transport
 /// gives up (a server that ends them at once would otherwise be asked forever).
 const MAX_EMPTY_BACK_CHANNELS: u32 = 3;
-/// Longest error answer kept for a message.
+/// Longest error answer kept for a message, and most bytes read of an answer whose
+/// content does not matter before its connection is given up rather than reused.
 const MAX_ERROR_BODY: usize = 1024;
 
 /// What the back-channel task shares with the connection.
 #[derive(Debug)]
 struct Shared {
-    /// The last array received (`AID`), -1 before any.
+    /// The id of the last array received (`AID`): the session array's at first.
     last_array: AtomicI64,
-    /// The client ends the session: back channels are not reopened.
+    /// The session is being ended (by `end()` or the server's `stop`): back channels are
+    /// not reopened, and the one `TYPE=terminate` went out.
     closing: AtomicBool,
+    /// The next forward-channel request id (`RID`).
+    next_rid: AtomicU64,
+}
+
+impl Shared {
+    /// The next `RID`.
+    fn rid(&self) -> u64 {
+        self.next_rid.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// `AID`: the last array received.
+    fn aid(&self) -> i64 {
+        self.last_array.load(Ordering::Acquire)
+    }
+
+    /// Mark the session as ending; true the first time (when the terminate is to go out).
+    fn begin_closing(&self) -> bool {
+        !self.closing.swap(true, Ordering::AcqRel)
+    }
 }
 
 /// The request settings every request of a session uses.
@@ -91,7 +117,7 @@ impl Target {
             .method(method)
             .uri(url)
             .header(http::header::HOST, self.endpoint.host.as_str());
-        if !body.is_empty() || req.method_ref() == Some(&http::Method::POST) {
+        if req.method_ref() == Some(&http::Method::POST) {
             req = req.header(http::header::CONTENT_TYPE, codec::FORM_CONTENT_TYPE);
         }
         let mut req = req
@@ -134,11 +160,8 @@ pub(crate) struct Connection {
     out: Vec<String>,
     /// Number of the next map.
     next_map: u64,
-    /// The next forward-channel request id.
-    next_rid: u64,
     /// The kept-alive connection of the forward channel.
     sender: Option<HttpSender>,
-    terminated: bool,
 }
 
 impl Drop for Connection {
@@ -189,8 +212,8 @@ pub(crate) async fn connect(
         Err(e) => return Err(ClientError::Connect(e.to_string())),
     };
     let mut arrays = first.into_iter();
-    let sid = match arrays.next() {
-        Some((_, ServerArray::Created { sid, .. })) if valid_sid(&sid) => sid,
+    let (created, sid) = match arrays.next() {
+        Some((id, ServerArray::Created { sid, .. })) if valid_sid(&sid) => (id, sid),
         other => {
             return Err(ClientError::Connect(format!(
                 "browserchannel: expected the session array [\"c\", sid, …], got {other:?}"
@@ -198,8 +221,9 @@ pub(crate) async fn connect(
         }
     };
     let shared = Arc::new(Shared {
-        last_array: AtomicI64::new(0),
+        last_array: AtomicI64::new(i64::try_from(created).unwrap_or(i64::MAX)),
         closing: AtomicBool::new(false),
+        next_rid: AtomicU64::new(rid + 1),
     });
     let (tx, inbox) = mpsc::channel(INBOX);
     let back = BackChannels {
@@ -225,9 +249,7 @@ pub(crate) async fn connect(
         task,
         out: Vec::new(),
         next_map: 0,
-        next_rid: rid + 1,
         sender: None,
-        terminated: false,
     })
 }
 
@@ -263,14 +285,57 @@ async fn next_chunk(
     }
 }
 
-/// The start of an error answer, for messages.
-async fn error_body(body: Incoming) -> String {
-    let bytes = http_body_util::Limited::new(body, MAX_ERROR_BODY)
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
+/// The start of an error answer (at most [`MAX_ERROR_BODY`] bytes), for messages.
+async fn error_body(mut body: Incoming) -> String {
+    let (mut bytes, _) = read_up_to(&mut body, MAX_ERROR_BODY).await;
+    bytes.truncate(MAX_ERROR_BODY);
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Read `body` until it ends or `limit` bytes came (a frame may take it a little past),
+/// within [`TERMINATE_TIMEOUT`]; the bytes, and whether the body ended.
+async fn read_up_to(body: &mut Incoming, limit: usize) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let read = async {
+        while out.len() < limit {
+            match body.frame().await {
+                None => return true,
+                Some(Err(_)) => return false,
+                Some(Ok(f)) => {
+                    if let Ok(data) = f.into_data() {
+                        out.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        http_body::Body::is_end_stream(body)
+    };
+    let ended = tokio::time::timeout(TERMINATE_TIMEOUT, read)
+        .await
+        .unwrap_or(false);
+    (out, ended)
+}
+
+/// `GET …&SID=…&RID=<rid>&AID=<aid>&TYPE=terminate` on `sender` (or a new connection),
+/// bounded by [`TERMINATE_TIMEOUT`]. Errors do not matter: the session times out.
+async fn send_terminate(
+    target: &Target,
+    sid: &str,
+    rid: u64,
+    aid: i64,
+    sender: Option<HttpSender>,
+) {
+    let url = target.url(&format!("SID={sid}&RID={rid}&AID={aid}&TYPE=terminate"));
+    let Ok(req) = target.request(http::Method::GET, url, Bytes::new()) else {
+        return;
+    };
+    let send = async {
+        let mut sender = target.sender(sender).await?;
+        let res = sender.send_request(req).await.map_err(transport_err)?;
+        read_up_to(&mut res.into_body(), MAX_ERROR_BODY).await;
+        Ok::<_, ClientError>(())
+    };
+    let _ = tokio::time::timeout(TERMINATE_TIMEOUT, send).await;
 }
 
 /// The task reading back channels, one after the other.
@@ -288,28 +353,28 @@ struct BackChannels {
 enum Ended {
     /// Normally, after this many arrays: open the next one.
     Done(usize),
-    /// `stop`, an error, or nobody listens any more: the transport is over.
+    /// The server sent `stop`: the transport is over, and the server is told.
+    Stopped,
+    /// An error, or nobody listens any more: the transport is over.
     Over,
 }
 
 impl BackChannels {
     async fn run(mut self, first: Vec<(u64, ServerArray)>, body: Incoming) {
-        let first_len = first.len();
-        if let Ended::Over = self.deliver(first).await {
-            return;
-        }
-        let mut body = Some(body);
+        let mut ended = match self.deliver(first).await {
+            // The session answer is the first back channel: it brought the session array.
+            Ended::Done(n) => match self.read(body).await {
+                Ended::Done(m) => Ended::Done(1 + n + m),
+                other => other,
+            },
+            other => other,
+        };
         let mut empty = 0;
-        // The session answer brought the session array at least.
-        let mut seen_before = 1 + first_len;
         loop {
-            let got = match body.take() {
-                Some(b) => self.read(b).await,
-                None => Ended::Done(0),
-            };
-            match got {
+            match ended {
+                Ended::Stopped => return self.stopped(),
                 Ended::Over => return,
-                Ended::Done(n) if n + std::mem::take(&mut seen_before) == 0 => empty += 1,
+                Ended::Done(0) => empty += 1,
                 Ended::Done(_) => empty = 0,
             }
             if self.shared.closing.load(Ordering::Acquire) {
@@ -322,15 +387,31 @@ impl BackChannels {
                 .await;
                 return;
             }
-            match self.open().await {
-                Ok(b) => body = Some(b),
+            ended = match self.open().await {
+                Ok(body) => self.read(body).await,
                 Err(e) => {
                     if !self.shared.closing.load(Ordering::Acquire) {
                         self.fail(e).await;
                     }
                     return;
                 }
-            }
+            };
+        }
+    }
+
+    /// The server sent `stop`: acknowledge it with `TYPE=terminate` (unless `end()` did
+    /// already), so the server drops the session now. The terminate runs on its own, on
+    /// a new connection (the back channel's may still be busy), bounded by
+    /// [`TERMINATE_TIMEOUT`]: `recv` ends at once, and dropping the transport does not
+    /// cancel it.
+    fn stopped(self) {
+        if self.shared.begin_closing() {
+            let rid = self.shared.rid();
+            let aid = self.shared.aid();
+            let BackChannels { target, sid, .. } = self;
+            tokio::spawn(async move {
+                send_terminate(&target, &sid, rid, aid, None).await;
+            });
         }
     }
 
@@ -340,7 +421,7 @@ impl BackChannels {
 
     /// `GET …&RID=rpc&SID=…&CI=0&AID=…&TYPE=xmlhttp`.
     async fn open(&mut self) -> Result<Incoming, ClientError> {
-        let aid = self.shared.last_array.load(Ordering::Acquire);
+        let aid = self.shared.aid();
         let url = self.target.url(&format!(
             "RID=rpc&SID={}&CI=0&AID={aid}&TYPE=xmlhttp",
             self.sid
@@ -367,12 +448,10 @@ impl BackChannels {
         loop {
             match next_chunk(&mut body, &mut self.parser).await {
                 Ok(Some(text)) => match codec::decode_arrays(&text) {
-                    Ok(arrays) => {
-                        count += arrays.len();
-                        if let Ended::Over = self.deliver(arrays).await {
-                            return Ended::Over;
-                        }
-                    }
+                    Ok(arrays) => match self.deliver(arrays).await {
+                        Ended::Done(n) => count += n,
+                        over => return over,
+                    },
                     Err(e) => {
                         self.fail(transport_err(e)).await;
                         return Ended::Over;
@@ -389,8 +468,10 @@ impl BackChannels {
         }
     }
 
-    /// Hand arrays not seen before to `recv`, acknowledging each once delivered.
+    /// Hand arrays not seen before to `recv`, acknowledging each once delivered;
+    /// `Done` with how many arrays came.
     async fn deliver(&mut self, arrays: Vec<(u64, ServerArray)>) -> Ended {
+        let count = arrays.len();
         for (id, array) in arrays {
             let id = i64::try_from(id).unwrap_or(i64::MAX);
             if id <= self.shared.last_array.load(Ordering::Acquire) {
@@ -404,7 +485,7 @@ impl BackChannels {
                 }
                 ServerArray::Stop => {
                     self.shared.last_array.store(id, Ordering::Release);
-                    return Ended::Over;
+                    return Ended::Stopped;
                 }
             };
             if self.tx.send(Ok(Frame::text(text))).await.is_err() {
@@ -412,7 +493,7 @@ impl BackChannels {
             }
             self.shared.last_array.store(id, Ordering::Release);
         }
-        Ended::Done(0)
+        Ended::Done(count)
     }
 }
 
@@ -431,15 +512,14 @@ impl Connection {
         Ok(())
     }
 
-    /// Send what was fed, at most [`MAX_MAPS_PER_REQUEST`](codec::MAX_MAPS_PER_REQUEST)
-    /// maps per request, and wait for each answer.
+    /// Send what was fed, in as few requests as the server takes
+    /// ([`encode_form_batch`](codec::encode_form_batch): at most 1000 maps, and 64 KiB
+    /// beyond the first), and wait for each answer.
     pub(crate) async fn flush(&mut self) -> Result<(), ClientError> {
         while !self.out.is_empty() {
-            let n = self.out.len().min(codec::MAX_MAPS_PER_REQUEST);
-            let body = codec::encode_form(self.next_map, self.out[..n].iter().map(String::as_str));
-            let rid = self.next_rid;
-            self.next_rid += 1;
-            let aid = self.shared.last_array.load(Ordering::Acquire);
+            let (body, n) = codec::encode_form_batch(self.next_map, &self.out);
+            let rid = self.shared.rid();
+            let aid = self.shared.aid();
             let url = self
                 .target
                 .url(&format!("SID={}&RID={rid}&AID={aid}", self.sid));
@@ -455,7 +535,8 @@ impl Connection {
                     "browserchannel forward channel: status {status}: {body}"
                 )));
             }
-            // The answer is one short chunk; reading it frees the connection for reuse.
+            // The answer is one short chunk; reading it to its end frees the connection
+            // for reuse.
             let mut body = res.into_body();
             let mut parser = ChunkParser::new(256);
             match next_chunk(&mut body, &mut parser).await? {
@@ -464,37 +545,24 @@ impl Connection {
                 }
                 None => return Err(transport_err("browserchannel: empty forward answer")),
             }
-            let _ = body.collect().await;
-            self.sender = Some(sender);
+            if read_up_to(&mut body, MAX_ERROR_BODY).await.1 {
+                self.sender = Some(sender);
+            }
             self.out.drain(..n);
             self.next_map += n as u64;
         }
         Ok(())
     }
 
-    /// The client ends the session (once): `TYPE=terminate`. Errors do not matter.
+    /// The client ends the session (once, and not after the server's `stop`, which the
+    /// back-channel task answered with its own terminate): `TYPE=terminate`.
     async fn terminate(&mut self) {
-        if std::mem::replace(&mut self.terminated, true) {
+        if !self.shared.begin_closing() {
             return;
         }
-        self.shared.closing.store(true, Ordering::Release);
-        let rid = self.next_rid;
-        self.next_rid += 1;
-        let aid = self.shared.last_array.load(Ordering::Acquire);
-        let url = self.target.url(&format!(
-            "SID={}&RID={rid}&AID={aid}&TYPE=terminate",
-            self.sid
-        ));
-        let Ok(req) = self.target.request(http::Method::GET, url, Bytes::new()) else {
-            return;
-        };
-        let send = async {
-            let mut sender = self.target.sender(self.sender.take()).await?;
-            let res = sender.send_request(req).await.map_err(transport_err)?;
-            let _ = res.into_body().collect().await;
-            Ok::<_, ClientError>(())
-        };
-        let _ = tokio::time::timeout(TERMINATE_TIMEOUT, send).await;
+        let rid = self.shared.rid();
+        let aid = self.shared.aid();
+        send_terminate(&self.target, &self.sid, rid, aid, self.sender.take()).await;
     }
 
     /// Start a clean close: terminate, after which [`recv`](Self::recv) yields what the

@@ -25,10 +25,14 @@
 //! (`req0__S=%22hello%22` in the form body), one array whose data is the frame as a JSON
 //! string down (`[15,"\"hello\""]`). A map carrying `JSON` (what `BCSocket.send(object)`
 //! makes) is a frame of that JSON text, which the JSON parser decodes to the same value
-//! the reference's spark gets; maps with neither key are skipped. Up to 1000 maps per request; the body is
-//! bounded by `3 × max_length + 64 KiB`, a frame by `max_length` (`413`, and the spark
-//! ends as a WebSocket closed with 1009 would). Map numbers already delivered are skipped
-//! (a retried request), a gap in them is refused (`400 Bad data`): the official client
+//! the reference's spark gets; maps with neither key are skipped. Up to 1000 maps per
+//! request; the body is bounded by `3 × max_length + 64 KiB`, a frame by `max_length`
+//! (`413`, nothing of the request is delivered, and the spark ends as a WebSocket closed
+//! with 1009 would; the request that creates a session is refused before a spark
+//! exists). Our clients (Rust and browser) batch within that bound; the official closure
+//! client batches up to 1000 maps with no byte bound, so a burst of large messages from
+//! it can go over and end its spark. Map numbers already delivered are skipped (a
+//! retried request), a gap in them is refused (`400 Bad data`): the official client
 //! sends one forward request at a time, so only a broken client makes one.
 //!
 //! **Binary:** the protocol carries strings only (the reference fails on binary frames),
@@ -43,19 +47,24 @@
 //! Unacknowledged arrays are bounded by `Options::queue_size`: while that many wait, the
 //! task takes nothing more from the spark's queue (so writes see `Full` or wait, as with a
 //! slow WebSocket peer), and it ends the back channel once all of them were sent so that
-//! the client reopens it and acknowledges. A back channel also ends after
-//! [`BrowserChannelOptions::back_channel_limit`] bytes (10 KiB, like the reference), each
-//! write is bounded by `Options::write_timeout` (a client that stops reading is dropped as
-//! a slow peer), and `["noop"]` goes out after [`BrowserChannelOptions::keepalive`] (20 s)
-//! of silence. Messages written before the first back channel opens wait in the spark's
-//! queue.
+//! the client reopens it and acknowledges. Messages written while no back channel is
+//! open become arrays all the same, within that bound, and go out on the next one. A
+//! back channel also ends after [`BrowserChannelOptions::back_channel_limit`] bytes
+//! (10 KiB, like the reference), each write is bounded by `Options::write_timeout` (a
+//! client that stops reading is dropped as a slow peer, 1008), and `["noop"]` goes out
+//! after [`BrowserChannelOptions::keepalive`] (20 s) of silence. A forward request whose
+//! answer waits more than `write_timeout` for the session task (busy writing to a back
+//! channel read slowly) gets `503 Session busy`; that path is not covered by a test (it
+//! needs a client reading just fast enough to keep each write under the timeout).
 //!
 //! A session without a back channel for [`BrowserChannelOptions::session_timeout`] (30 s)
 //! ends its spark. When the server ends a spark, what is queued goes out, then
 //! `["stop"]` (the client reports `Stopped by server`, then closes; Primus's
 //! `primus::server::close` before it decides whether it reconnects); the session lingers
 //! until the client acknowledges the stop, terminates, or the session timeout passes, so a
-//! broken back channel still gets the last arrays again.
+//! broken back channel still gets the last arrays again. Our clients terminate as soon as
+//! they get the `stop`; the official closure client does not, so its session lingers for
+//! the session timeout (the spark is gone at once all the same).
 //!
 //! # Differences from the reference
 //! - Session ids are 128 random bits (22 characters), not 8 base-36 characters, and spark

@@ -10,16 +10,18 @@ use crate::server::spark::{CloseKind, SparkConn, SparkInfo, SparkShared};
 use crate::server::Inner;
 use crate::service::read_body;
 use crate::service::{full, HttpRequest, HttpResponse, RequestBody};
-use crate::transformers::http_session::{session_id, ChannelBody};
+use crate::transformers::http_session::{
+    closed, end_slow, end_too_big, session_id, ChannelBody, Ready, SessionMap,
+};
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use primus_core::browserchannel::{self as codec, BcError, ClientMessage, Forward, ServerArray};
-use primus_core::query::{self, Query};
+use primus_core::query::{self, Query, QueryValue};
 use primus_core::Frame;
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep, sleep_until, timeout, Instant};
 
 /// Arrays written as one chunk at most.
@@ -30,13 +32,11 @@ const BODY_CHUNKS: usize = 16;
 const COMMANDS: usize = 16;
 const PLAIN: &str = "text/plain";
 
-type Sessions = Arc<Mutex<HashMap<Arc<str>, Arc<Session>>>>;
-
 /// The browserchannel server half: settings and live sessions.
 #[derive(Debug)]
 pub(crate) struct Server {
     settings: BrowserChannelOptions,
-    sessions: Sessions,
+    sessions: SessionMap<Session>,
     write_timeout: Duration,
     max_length: usize,
     /// Most arrays waiting for acknowledgement (`Options::queue_size`).
@@ -47,7 +47,7 @@ impl Server {
     pub(crate) fn new(options: &Options) -> Self {
         Server {
             settings: options.browserchannel.clone(),
-            sessions: Arc::default(),
+            sessions: SessionMap::default(),
             write_timeout: options.write_timeout,
             max_length: options.max_length,
             window: options.queue_size.max(1),
@@ -56,7 +56,7 @@ impl Server {
 
     /// Sessions alive (including ones lingering after their spark ended).
     pub(crate) fn session_count(&self) -> usize {
-        lock(&self.sessions).len()
+        self.sessions.len()
     }
 
     pub(crate) async fn handle(&self, server: &Arc<Inner>, req: HttpRequest) -> HttpResponse {
@@ -89,8 +89,8 @@ impl Server {
             },
             None => None,
         };
-        let aid = one(&query, "AID").and_then(|a| a.parse::<i64>().ok());
-        let aid = aid.and_then(|a| u64::try_from(a).ok());
+        // `AID=-1` (nothing received yet) acknowledges nothing.
+        let aid = one(&query, "AID").and_then(|a| a.parse::<u64>().ok());
         match (req.method().clone(), session) {
             (Method::POST, None) => self.create(server, req, &query).await,
             (Method::POST, Some(session)) => self.forward(&session, req, aid).await,
@@ -121,7 +121,7 @@ impl Server {
     }
 
     fn session(&self, sid: &str) -> Option<Arc<Session>> {
-        lock(&self.sessions).get(sid).cloned()
+        self.sessions.get(sid)
     }
 
     /// Read and decode a forward-channel body.
@@ -155,16 +155,9 @@ impl Server {
             Ok(f) => f,
             Err(e) => return e.response(self.max_length),
         };
-        // Refused before a spark exists: a message over the limit.
-        let too_long = |m: &ClientMessage| match m {
-            ClientMessage::Text(t) | ClientMessage::Json(t) => t.len() > self.max_length,
-            ClientMessage::Ignored => false,
-        };
-        if forward
-            .as_ref()
-            .is_some_and(|f| f.messages.iter().any(too_long))
-        {
-            return BodyError::TooLarge.response(self.max_length);
+        // Maps that cannot be delivered are refused before a spark exists.
+        if let Some(e) = forward.as_ref().and_then(|f| refuse(f, 0, self.max_length)) {
+            return e.response(self.max_length);
         }
         // A client reconnecting with the previous session's id evicts that session.
         let old = one(query, "OSID").and_then(|id| self.session(id));
@@ -184,11 +177,11 @@ impl Server {
         let (cmd, cmds) = mpsc::channel(COMMANDS);
         let session = Arc::new(Session {
             spark: conn.spark.shared.clone(),
-            ready: watch::Sender::new(false),
+            ready: Ready::new(),
             next_map: tokio::sync::Mutex::new(0),
             cmd,
         });
-        lock(&self.sessions).insert(sid.clone(), session.clone());
+        self.sessions.insert(sid.clone(), session.clone());
         let task = SessionTask {
             server: server.clone(),
             conn,
@@ -203,19 +196,14 @@ impl Server {
             keepalive_at: None,
             stop_id: None,
         };
-        let sessions = self.sessions.clone();
-        let (task_sid, task_session) = (sid.clone(), session.clone());
-        tokio::spawn(async move {
-            task.run(&task_sid, &task_session.ready).await;
-            let mut map = lock(&sessions);
-            if map
-                .get(&task_sid)
-                .is_some_and(|s| Arc::ptr_eq(s, &task_session))
-            {
-                map.remove(&task_sid);
-            }
-        });
+        let run = {
+            let (sid, session) = (sid.clone(), session.clone());
+            async move { task.run(&sid, &session.ready).await }
+        };
+        self.sessions.spawn(sid, session.clone(), run);
         if let Err(res) = self.wait_ready(&session).await {
+            // Nobody will learn the session id: end it once the listeners are done.
+            let _ = session.cmd.try_send(Command::Terminate);
             return res;
         }
         if let Some(forward) = forward {
@@ -238,17 +226,13 @@ impl Server {
 
     /// Wait until the connection listeners ran (messages wait for them).
     async fn wait_ready(&self, session: &Session) -> Result<(), HttpResponse> {
-        let mut ready = session.ready.subscribe();
-        let outcome = timeout(self.write_timeout, ready.wait_for(|r| *r))
-            .await
-            .map(|r| r.is_ok());
-        match outcome {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(refusal(StatusCode::BAD_REQUEST, "Unknown SID")),
-            Err(_) => Err(refusal(
+        if session.ready.wait(self.write_timeout).await {
+            Ok(())
+        } else {
+            Err(refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Session not ready: the connection listeners are still running",
-            )),
+            ))
         }
     }
 
@@ -259,7 +243,7 @@ impl Server {
         let forward = match self.read_forward(&parts.headers, body).await {
             Ok(f) => f,
             Err(BodyError::TooLarge) => {
-                too_big(&session.spark, self.max_length);
+                end_too_big(&session.spark, self.max_length);
                 return BodyError::TooLarge.response(self.max_length);
             }
             Err(e) => return e.response(self.max_length),
@@ -362,18 +346,41 @@ fn test(method: &Method, query: &Query, write_timeout: Duration) -> HttpResponse
     with_headers(ChannelBody::response(rx))
 }
 
+/// Why a request's maps cannot be delivered, found before any is: a gap in their
+/// numbers (the first one after `next`, the number of the next map to deliver), or a
+/// message over `max_length` among those not delivered yet.
+fn refuse(forward: &Forward, next: u64, max_length: usize) -> Option<BodyError> {
+    if forward.ofs > next {
+        return Some(BodyError::Gap);
+    }
+    let new = usize::try_from(next - forward.ofs).unwrap_or(usize::MAX);
+    forward
+        .messages
+        .iter()
+        .skip(new)
+        .any(|m| match m {
+            ClientMessage::Text(t) | ClientMessage::Json(t) => t.len() > max_length,
+            ClientMessage::Ignored => false,
+        })
+        .then_some(BodyError::TooLarge)
+}
+
 /// Hand a request's maps to the spark in order: numbers already delivered are skipped (a
-/// retried request), a gap is refused.
+/// retried request); a gap or a message over `max_length` refuses the whole request
+/// (the latter ends the spark as with a WebSocket 1009).
 async fn deliver(
     session: &Session,
     forward: Forward,
     next: &mut u64,
     max_length: usize,
 ) -> Result<(), BodyError> {
-    let Forward { ofs, messages } = forward;
-    if ofs > *next {
-        return Err(BodyError::Gap);
+    if let Some(e) = refuse(&forward, *next, max_length) {
+        if let BodyError::TooLarge = e {
+            end_too_big(&session.spark, max_length);
+        }
+        return Err(e);
     }
+    let Forward { ofs, messages } = forward;
     for (number, message) in (ofs..).zip(messages) {
         if number < *next {
             continue;
@@ -383,10 +390,6 @@ async fn deliver(
             ClientMessage::Text(t) | ClientMessage::Json(t) => t,
             ClientMessage::Ignored => continue,
         };
-        if text.len() > max_length {
-            too_big(&session.spark, max_length);
-            return Err(BodyError::TooLarge);
-        }
         // A lingering session (its spark ended) takes no more messages.
         if session.spark.close_kind().is_some() {
             continue;
@@ -394,14 +397,6 @@ async fn deliver(
         session.spark.deliver(Frame::text(text)).await;
     }
     Ok(())
-}
-
-/// A frame or body over the limits: the spark ends as with a WebSocket 1009.
-fn too_big(spark: &Arc<SparkShared>, max_length: usize) {
-    spark.finish(
-        CloseKind::Code(1009, "Max payload size exceeded"),
-        Some(SparkError::MaxLength { limit: max_length }),
-    );
 }
 
 /// Why a forward-channel body was refused.
@@ -437,21 +432,13 @@ impl BodyError {
 /// A session: its spark and what its requests need.
 struct Session {
     spark: Arc<SparkShared>,
-    /// True once the connection listeners have run (messages wait for it).
-    ready: watch::Sender<bool>,
+    /// Set once the connection listeners have run (messages wait for it).
+    ready: Ready,
     /// The number of the next map to deliver; held while a forward request (or a
     /// terminate) is handled, so requests of one session go one at a time.
     next_map: tokio::sync::Mutex<u64>,
     /// To the session task.
     cmd: mpsc::Sender<Command>,
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("spark", &self.spark.id_arc())
-            .finish_non_exhaustive()
-    }
 }
 
 /// What requests ask of the session task.
@@ -521,7 +508,7 @@ struct SessionTask {
 }
 
 impl SessionTask {
-    async fn run(mut self, sid: &str, ready: &watch::Sender<bool>) {
+    async fn run(mut self, sid: &str, ready: &Ready) {
         let shared = self.conn.spark.shared.clone();
         self.push(&ServerArray::Created {
             sid: sid.to_owned(),
@@ -529,7 +516,7 @@ impl SessionTask {
             version: codec::VERSION,
         });
         self.server.run_connection_listeners(&self.conn.spark).await;
-        ready.send_replace(true);
+        ready.set();
         // No back channel yet: the session timeout runs.
         let mut deadline = Some(Instant::now() + self.settings.session_timeout);
         loop {
@@ -552,7 +539,7 @@ impl SessionTask {
                     }
                     Flow::Continue
                 }
-                _ = back_gone(&self.back) => {
+                _ = closed(self.back.as_ref().map(|b| &b.tx)) => {
                     self.detach(&mut deadline);
                     Flow::Continue
                 }
@@ -680,7 +667,8 @@ impl SessionTask {
         match frame {
             Frame::Text(bytes) => {
                 let text = String::from_utf8_lossy(bytes);
-                let mut json = String::with_capacity(text.len() + 16);
+                // encode_message reserves what the entry needs.
+                let mut json = String::new();
                 codec::encode_message(self.next_id, &text, &mut json);
                 self.push_json(json);
             }
@@ -710,22 +698,23 @@ impl SessionTask {
             if first_unsent == self.arrays.len() {
                 break;
             }
-            let mut entries = String::new();
-            let mut units = 0;
-            let mut last = self.last_sent;
+            // Up to MAX_BATCH arrays, the last one the first to take the back channel
+            // past its byte limit.
+            let (mut count, mut bytes) = (0, back.written);
             for entry in self.arrays.range(first_unsent..).take(MAX_BATCH) {
-                if !entries.is_empty() {
-                    entries.push(',');
-                    units += 1;
-                }
-                entries.push_str(&entry.json);
-                units += entry.units;
-                last = entry.id as i64;
-                if back.written + entries.len() > self.settings.back_channel_limit {
+                // A `,` before every entry but the first.
+                bytes += entry.json.len() + usize::from(count > 0);
+                count += 1;
+                if bytes > self.settings.back_channel_limit {
                     break;
                 }
             }
-            let chunk = codec::chunk_with_len(&entries, units);
+            let batch = self.arrays.range(first_unsent..first_unsent + count);
+            let last = batch
+                .clone()
+                .next_back()
+                .map_or(self.last_sent, |e| e.id as i64);
+            let chunk = codec::chunk_of(batch.map(|e| (e.json.as_str(), e.units)));
             let len = chunk.len();
             match timeout(self.write_timeout, back.tx.send(Bytes::from(chunk))).await {
                 Ok(Ok(())) => {
@@ -746,13 +735,7 @@ impl SessionTask {
                 Ok(Err(_)) => self.detach(deadline),
                 Err(_) => {
                     self.detach(deadline);
-                    self.conn.spark.shared.finish(
-                        CloseKind::Code(1008, "write timeout"),
-                        Some(SparkError::SlowPeer(format!(
-                            "the back channel was not read for {:?}",
-                            self.write_timeout
-                        ))),
-                    );
+                    end_slow(&self.conn.spark.shared, "back channel", self.write_timeout);
                 }
             }
         }
@@ -767,20 +750,9 @@ impl SessionTask {
     }
 }
 
-/// Resolves when hyper dropped the back channel's response (the client went away).
-async fn back_gone(back: &Option<Back>) {
-    match back {
-        Some(b) => b.tx.closed().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// The first value of a query parameter.
 fn one<'a>(query: &'a Query, key: &str) -> Option<&'a str> {
-    query
-        .get(key)
-        .and_then(|v| v.values().first())
-        .map(String::as_str)
+    query.get(key).map(QueryValue::as_str)
 }
 
 /// The headers the reference puts on every answer.
@@ -820,8 +792,4 @@ fn refusal(status: StatusCode, message: &str) -> HttpResponse {
         PLAIN,
         format!("<html><body><h1>{escaped}</h1></body></html>"),
     ))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

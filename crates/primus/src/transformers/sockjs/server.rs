@@ -54,7 +54,7 @@ use crate::options::Options;
 use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{body_limit, full, read_body, HttpRequest, HttpResponse};
-use crate::transformers::http_session::ChannelBody;
+use crate::transformers::http_session::{closed, end_too_big, ChannelBody, Ready, SessionMap};
 use crate::transformers::websockets::server as ws;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -62,10 +62,9 @@ use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use primus_core::sockjs::{self as codec, PayloadError};
 use primus_core::Frame;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -96,13 +95,11 @@ const HTMLFILE: &str = "<!doctype html>\n<html><head>\n  <meta http-equiv=\"X-UA
 /// The SockJS settings.
 pub(crate) type Settings = super::SockJsOptions;
 
-type Sessions = Arc<Mutex<HashMap<Arc<str>, Arc<Session>>>>;
-
 /// The sockjs server half: settings, live sessions, and the raw WebSocket endpoint.
 #[derive(Debug)]
 pub(crate) struct Server {
     settings: Settings,
-    sessions: Sessions,
+    sessions: SessionMap<Session>,
     raw: ws::Server,
     ws_config: WebSocketConfig,
     write_timeout: Duration,
@@ -131,7 +128,7 @@ impl Server {
         let etag = format!("\"{}\"", md5_hex(page.as_bytes()));
         Server {
             settings,
-            sessions: Arc::default(),
+            sessions: SessionMap::default(),
             raw: ws::Server::new(options),
             ws_config,
             write_timeout: options.write_timeout,
@@ -144,7 +141,7 @@ impl Server {
     /// Sessions alive (attached, waiting for their client, or closed and waiting out
     /// `disconnect_delay`).
     pub(crate) fn session_count(&self) -> usize {
-        lock(&self.sessions).len()
+        self.sessions.len()
     }
 
     pub(crate) async fn handle(&self, server: &Arc<Inner>, req: HttpRequest) -> HttpResponse {
@@ -569,7 +566,7 @@ impl Server {
             sent: 0,
         };
         let session = {
-            let mut sessions = lock(&self.sessions);
+            let mut sessions = self.sessions.lock();
             match sessions.get(&id) {
                 Some(s) => s.clone(),
                 None => {
@@ -582,7 +579,7 @@ impl Server {
                     };
                     let session = Session::start(
                         server.clone(),
-                        self.sessions.clone(),
+                        &self.sessions,
                         id.clone(),
                         conn,
                         self.timing(),
@@ -622,7 +619,7 @@ impl Server {
                     .to_ascii_lowercase()
             })
             .unwrap_or_default();
-        let session = lock(&self.sessions).get(id).cloned();
+        let session = self.sessions.get(id);
         let limit = body_limit(self.max_length);
         let body = match read_body(req.into_body(), limit).await {
             Ok(b) => b,
@@ -660,11 +657,7 @@ impl Server {
             return not_found();
         };
         // Connection listeners run before the first message is handed over.
-        let mut ready = session.ready.subscribe();
-        if timeout(self.write_timeout, ready.wait_for(|r| *r))
-            .await
-            .is_err()
-        {
+        if !session.ready.wait(self.write_timeout).await {
             return full(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "Session not ready.");
         }
         for m in messages {
@@ -689,10 +682,6 @@ impl Server {
             res
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn is_iframe(name: &str) -> bool {
@@ -924,22 +913,14 @@ struct Timing {
 struct Session {
     spark: Arc<SparkShared>,
     attach: mpsc::Sender<Receiver>,
-    /// True once the connection listeners have run (messages wait for it).
-    ready: watch::Sender<bool>,
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("spark", &self.spark.id_arc())
-            .finish_non_exhaustive()
-    }
+    /// Set once the connection listeners have run (messages wait for it).
+    ready: Ready,
 }
 
 impl Session {
     fn start(
         server: Arc<Inner>,
-        sessions: Sessions,
+        sessions: &SessionMap<Session>,
         id: Arc<str>,
         conn: SparkConn,
         timing: Timing,
@@ -948,7 +929,7 @@ impl Session {
         let session = Arc::new(Session {
             spark: conn.spark.shared.clone(),
             attach,
-            ready: watch::Sender::new(false),
+            ready: Ready::new(),
         });
         let task = SessionTask {
             server,
@@ -959,23 +940,13 @@ impl Session {
             recv: None,
             closing: None,
         };
-        let me = session.clone();
-        tokio::spawn(async move {
-            task.run().await;
-            let mut map = lock(&sessions);
-            if map.get(&id).is_some_and(|s| Arc::ptr_eq(s, &me)) {
-                map.remove(&id);
-            }
-        });
+        sessions.spawn(id, session.clone(), task.run());
         session
     }
 
     /// A message or body over the limits: the session ends with 1009.
     fn too_big(&self, limit: usize) {
-        self.spark.finish(
-            CloseKind::Code(1009, "Max payload size exceeded"),
-            Some(SparkError::MaxLength { limit }),
-        );
+        end_too_big(&self.spark, limit);
     }
 }
 
@@ -1016,7 +987,7 @@ impl SessionTask {
         if !self.server.run_connection_listeners(&spark).await {
             // A listener failed or ended the spark: the close signal below handles it.
         }
-        self.session.ready.send_replace(true);
+        self.session.ready.set();
         let mut heartbeat_at = Instant::now() + self.timing.heartbeat;
         let mut disconnect_at = Instant::now() + self.timing.disconnect;
         loop {
@@ -1061,7 +1032,7 @@ impl SessionTask {
                     }
                     heartbeat_at = Instant::now() + self.timing.heartbeat;
                 }
-                _ = receiver_gone(&self.recv), if attached => {
+                _ = closed(self.recv.as_ref().map(|r| &r.tx)), if attached => {
                     // The client aborted the response (closed the connection): like
                     // sockjs-node, the session is interrupted at once. Receivers that
                     // come within disconnect_delay get `c[1002,"Connection interrupted"]`.
@@ -1157,14 +1128,6 @@ impl SessionTask {
             timeout(self.timing.write_timeout, r.tx.send(bytes)).await,
             Ok(Ok(()))
         )
-    }
-}
-
-/// Resolves when the attached receiver's response was dropped by hyper.
-async fn receiver_gone(recv: &Option<Receiver>) {
-    match recv {
-        Some(r) => r.tx.closed().await,
-        None => std::future::pending().await,
     }
 }
 
@@ -1302,10 +1265,7 @@ async fn run_websocket(
                             for m in messages {
                                 if m.len() > timing.max_length {
                                     close = Some((1009, "Max payload size exceeded"));
-                                    shared.finish(
-                                        CloseKind::Code(1009, "Max payload size exceeded"),
-                                        Some(SparkError::MaxLength { limit: timing.max_length }),
-                                    );
+                                    end_too_big(&shared, timing.max_length);
                                     break;
                                 }
                                 let Some(msg) = shared.receive(Frame::Text(Bytes::from(m))) else {

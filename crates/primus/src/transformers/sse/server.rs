@@ -3,22 +3,22 @@
 //! [module docs](super).
 
 use super::SseOptions;
-use crate::error::SparkError;
 use crate::options::Options;
 use crate::server::spark::{CloseKind, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{full, method_not_allowed, HttpRequest, HttpResponse, RequestBody};
-use crate::transformers::http_session::{session_id, ChannelBody};
+use crate::transformers::http_session::{
+    closed, end_slow, end_too_big, session_id, ChannelBody, Ready, SessionMap,
+};
 use crate::transformers::websockets::server as ws;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use primus_core::sse::{self as codec, SseError};
 use primus_core::Frame;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 
 /// Queued frames written as one chunk at most.
@@ -27,13 +27,11 @@ const MAX_BATCH: usize = 64;
 const BODY_CHUNKS: usize = 16;
 const PLAIN: &str = "text/plain; charset=UTF-8";
 
-type Sessions = Arc<Mutex<HashMap<Arc<str>, Arc<Session>>>>;
-
 /// The sse server half: settings and live sessions.
 #[derive(Debug)]
 pub(crate) struct Server {
     settings: SseOptions,
-    sessions: Sessions,
+    sessions: SessionMap<Session>,
     write_timeout: Duration,
     max_length: usize,
     /// `primus::server::close` as the parser encodes it (to tell `end` from `reconnect`).
@@ -44,7 +42,7 @@ impl Server {
     pub(crate) fn new(options: &Options) -> Self {
         Server {
             settings: options.sse.clone(),
-            sessions: Arc::default(),
+            sessions: SessionMap::default(),
             write_timeout: options.write_timeout,
             max_length: options.max_length,
             server_close: OnceLock::new(),
@@ -53,7 +51,7 @@ impl Server {
 
     /// Sessions alive (streaming, or within `disconnect_delay` of a lost stream).
     pub(crate) fn session_count(&self) -> usize {
-        lock(&self.sessions).len()
+        self.sessions.len()
     }
 
     pub(crate) async fn handle(&self, server: &Arc<Inner>, req: HttpRequest) -> HttpResponse {
@@ -125,10 +123,10 @@ impl Server {
         let _ = tx.try_send(Bytes::from(start));
         let session = Arc::new(Session {
             spark: conn.spark.shared.clone(),
-            ready: watch::Sender::new(false),
+            ready: Ready::new(),
             order: tokio::sync::Mutex::new(()),
         });
-        lock(&self.sessions).insert(id.clone(), session.clone());
+        self.sessions.insert(id.clone(), session.clone());
         let server_close = self
             .server_close
             .get_or_init(|| {
@@ -148,14 +146,7 @@ impl Server {
             server_close,
             last_was_close: false,
         };
-        let sessions = self.sessions.clone();
-        tokio::spawn(async move {
-            task.run().await;
-            let mut map = lock(&sessions);
-            if map.get(&id).is_some_and(|s| Arc::ptr_eq(s, &session)) {
-                map.remove(&id);
-            }
-        });
+        self.sessions.spawn(id, session, task.run());
         let mut res = ChannelBody::response(rx);
         let h = res.headers_mut();
         h.insert(
@@ -168,10 +159,9 @@ impl Server {
     }
 
     fn session(&self, id: &str) -> Option<Arc<Session>> {
-        lock(&self.sessions)
+        self.sessions
             .get(id)
             .filter(|s| s.spark.close_kind().is_none())
-            .cloned()
     }
 
     /// `POST /sse/<id>`: frames from the client, delivered in order as the body is read.
@@ -179,11 +169,7 @@ impl Server {
         let Some(session) = self.session(id) else {
             return unknown_session();
         };
-        let mut ready = session.ready.subscribe();
-        if timeout(self.write_timeout, ready.wait_for(|r| *r))
-            .await
-            .is_err()
-        {
+        if !session.ready.wait(self.write_timeout).await {
             return full(
                 StatusCode::SERVICE_UNAVAILABLE,
                 PLAIN,
@@ -221,12 +207,7 @@ impl Server {
 
     /// A line or frame over the limits: 413, and the spark ends as with a WebSocket 1009.
     fn too_big(&self, session: &Session) -> HttpResponse {
-        session.spark.finish(
-            CloseKind::Code(1009, "Max payload size exceeded"),
-            Some(SparkError::MaxLength {
-                limit: self.max_length,
-            }),
-        );
+        end_too_big(&session.spark, self.max_length);
         full(
             StatusCode::PAYLOAD_TOO_LARGE,
             PLAIN,
@@ -251,18 +232,10 @@ impl Server {
 /// A session: its spark and what its POSTs wait on.
 struct Session {
     spark: Arc<SparkShared>,
-    /// True once the connection listeners have run (messages wait for it).
-    ready: watch::Sender<bool>,
+    /// Set once the connection listeners have run (messages wait for it).
+    ready: Ready,
     /// Held while a POST (or DELETE) is handled.
     order: tokio::sync::Mutex<()>,
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("spark", &self.spark.id_arc())
-            .finish_non_exhaustive()
-    }
 }
 
 /// The task that owns a session's outgoing queue, its stream and its timers.
@@ -290,7 +263,7 @@ impl SessionTask {
     async fn run(mut self) {
         let shared = self.conn.spark.shared.clone();
         self.server.run_connection_listeners(&self.conn.spark).await;
-        self.session.ready.send_replace(true);
+        self.session.ready.set();
         let keepalive = self.settings.keepalive;
         let mut keepalive_at = Instant::now() + keepalive;
         let mut gone_at: Option<Instant> = None;
@@ -311,7 +284,7 @@ impl SessionTask {
                         Err(why) => self.failed(why, &mut gone_at),
                     }
                 }
-                _ = stream_gone(&self.tx), if streaming => {
+                _ = closed(self.tx.as_ref()), if streaming => {
                     self.failed(WriteFailed::Gone, &mut gone_at);
                 }
                 _ = sleep_until(keepalive_at), if streaming && !keepalive.is_zero() => {
@@ -337,13 +310,9 @@ impl SessionTask {
             WriteFailed::Gone => {
                 *gone_at = Some(Instant::now() + self.settings.disconnect_delay);
             }
-            WriteFailed::Slow => self.conn.spark.shared.finish(
-                CloseKind::Code(1008, "write timeout"),
-                Some(SparkError::SlowPeer(format!(
-                    "the event stream was not read for {:?}",
-                    self.write_timeout
-                ))),
-            ),
+            WriteFailed::Slow => {
+                end_slow(&self.conn.spark.shared, "event stream", self.write_timeout)
+            }
         }
     }
 
@@ -402,14 +371,6 @@ impl SessionTask {
             Ok(Err(_)) => Err(WriteFailed::Gone),
             Err(_) => Err(WriteFailed::Slow),
         }
-    }
-}
-
-/// Resolves when hyper dropped the stream's response (the client went away).
-async fn stream_gone(tx: &Option<mpsc::Sender<Bytes>>) {
-    match tx {
-        Some(tx) => tx.closed().await,
-        None => std::future::pending().await,
     }
 }
 
@@ -474,10 +435,6 @@ impl Lines {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn empty(status: StatusCode) -> HttpResponse {

@@ -18,6 +18,7 @@ use crate::server::Inner;
 use crate::service::{
     body_limit, full, is_upgrade, method_not_allowed, read_body, HttpRequest, HttpResponse,
 };
+use crate::transformers::http_session::lock;
 use crate::transformers::websockets::server as ws;
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Method, StatusCode};
@@ -756,10 +757,6 @@ fn jsonp_body(body: &str) -> Result<String, Bad> {
         .ok_or_else(|| Bad::Packet("a jsonp-polling POST needs the form field `d`".into()))?;
     serde_json::from_str::<String>(d.as_str())
         .map_err(|e| Bad::Packet(format!("the form field `d` is not a JSON string: {e}")))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn text(status: StatusCode, body: impl Into<bytes::Bytes>) -> HttpResponse {
