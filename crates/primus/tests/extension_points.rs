@@ -95,6 +95,51 @@ async fn async_incoming_transforms_keep_messages_in_order() {
     }
 }
 
+/// Each transformer hands what its peer sent to the spark its own way (one message per
+/// WebSocket message, arrays of them, polling payloads, POST bodies): an async incoming
+/// transform runs on every one, in order.
+#[tokio::test]
+async fn async_incoming_transforms_run_on_every_transformer() {
+    let transformers = [
+        ("websockets", cfg!(feature = "websockets")),
+        ("engine.io", cfg!(feature = "engineio")),
+        ("sockjs", cfg!(feature = "sockjs")),
+        ("faye", cfg!(feature = "faye")),
+        ("uws", cfg!(feature = "uws")),
+        ("sse", cfg!(feature = "sse")),
+        ("socket.io", cfg!(feature = "socketio")),
+        ("browserchannel", cfg!(feature = "browserchannel")),
+    ];
+    for (transformer, _) in transformers.iter().filter(|(_, on)| *on) {
+        let primus = Primus::new(quiet().transformer(*transformer)).unwrap();
+        primus.transform_incoming_async(|_spark, data| async move {
+            tokio::task::yield_now().await;
+            Ok(Some(Value::from(format!(
+                "async {}",
+                data.as_str().unwrap_or("?")
+            ))))
+        });
+        echo(&primus);
+        let server = TestServer::serve(primus).await;
+        let options = ClientOptions {
+            transformer: transformer.to_string(),
+            ..ClientOptions::default()
+        };
+        let mut c = Client::new(&format!("http://{}", server.addr), options).unwrap();
+        for n in 0..5 {
+            c.write(&format!("m{n}")).unwrap();
+        }
+        for n in 0..5 {
+            assert_eq!(
+                next_value(&mut c).await,
+                Value::from(format!("async m{n}")),
+                "{transformer}"
+            );
+        }
+        c.end();
+    }
+}
+
 #[tokio::test]
 async fn outgoing_transforms_run_per_spark_and_async_ones_need_send() {
     let primus = Primus::new(quiet()).unwrap();

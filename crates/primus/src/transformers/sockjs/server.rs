@@ -51,7 +51,7 @@
 use crate::error::SparkError;
 use crate::middleware::BodyError;
 use crate::options::Options;
-use crate::server::spark::{CloseKind, Message, SparkConn, SparkShared};
+use crate::server::spark::{CloseKind, SparkConn, SparkShared};
 use crate::server::Inner;
 use crate::service::{body_limit, full, read_body, HttpRequest, HttpResponse};
 use crate::transformers::http_session::{closed, end_too_big, ChannelBody, Ready, SessionMap};
@@ -1140,17 +1140,6 @@ fn array_frame(frames: &[Frame]) -> String {
     }))
 }
 
-/// Wait for room in the stream's queue (there is always a sender once a message is
-/// pending).
-async fn reserve(
-    tx: &Option<mpsc::Sender<Box<Message>>>,
-) -> Result<mpsc::Permit<'_, Box<Message>>, mpsc::error::SendError<()>> {
-    match tx {
-        Some(tx) => tx.reserve().await,
-        None => Err(mpsc::error::SendError(())),
-    }
-}
-
 /// Send one text frame, bounded in time.
 async fn send(
     socket: &mut ws::Socket,
@@ -1186,29 +1175,24 @@ async fn run_websocket(
     // connection must close with that code after finishing the spark.
     let mut close: Option<(u16, &'static str)> = None;
     let mut gone = false;
-    // The stream's queue, taken the first time a message has no data handler, and the
-    // messages it had no room for: reading pauses until they fit, but writing goes on (an
-    // application waiting to write while its inbox is full cannot deadlock us).
-    let mut incoming: Option<mpsc::Sender<Box<Message>>> = None;
-    let mut pending: std::collections::VecDeque<Box<Message>> = Default::default();
+    // What the peer sent goes to the spark through the shared hand-over (async incoming
+    // transforms, handlers or the stream's queue); the messages of a WebSocket message
+    // not handed over yet wait in `received`. Reading pauses while either holds
+    // something, but writing goes on (an application waiting to write while its inbox is
+    // full cannot deadlock us).
+    let mut inbound = ws::Inbound::default();
+    let mut received: std::collections::VecDeque<String> = Default::default();
     if listeners_ok {
         loop {
-            if !pending.is_empty() && incoming.is_none() {
-                incoming = shared.inbox_sender();
-                if incoming.is_none() {
-                    pending.clear();
-                }
+            while !inbound.holding() {
+                let Some(m) = received.pop_front() else { break };
+                inbound.receive(&shared, Frame::Text(Bytes::from(m))).await;
             }
+            let reading = received.is_empty() && !inbound.holding();
             tokio::select! {
                 biased;
                 _ = shared.close_signal.notified() => break,
-                permit = reserve(&incoming), if !pending.is_empty() => {
-                    match (permit, pending.pop_front()) {
-                        (Ok(permit), Some(msg)) => permit.send(msg),
-                        // The stream is gone: what was held has nowhere to go.
-                        _ => pending.clear(),
-                    }
-                }
+                _ = inbound.release(), if inbound.holding() => {}
                 frame = outgoing.recv() => {
                     let Some(frame) = frame else { break };
                     let mut batch = vec![frame];
@@ -1231,7 +1215,7 @@ async fn run_websocket(
                     }
                     heartbeat_at = Instant::now() + timing.heartbeat;
                 }
-                msg = socket.next(), if pending.is_empty() => {
+                msg = socket.next(), if reading => {
                     let payload = match msg {
                         Some(Ok(WsMessage::Text(t))) => Bytes::from(t),
                         Some(Ok(WsMessage::Binary(b))) => b,
@@ -1262,38 +1246,14 @@ async fn run_websocket(
                     };
                     match codec::parse_ws_message(&payload) {
                         Ok(messages) => {
-                            for m in messages {
-                                if m.len() > timing.max_length {
-                                    close = Some((1009, "Max payload size exceeded"));
-                                    end_too_big(&shared, timing.max_length);
-                                    break;
-                                }
-                                let Some(msg) = shared.receive(Frame::Text(Bytes::from(m))) else {
-                                    continue;
-                                };
-                                if let Some(msg) = shared.dispatch(msg) {
-                                    pending.push_back(Box::new(msg));
-                                }
-                            }
-                            if close.is_some() {
+                            // Checked before any is handed over: an oversized message
+                            // refuses its whole WebSocket message.
+                            if messages.iter().any(|m| m.len() > timing.max_length) {
+                                close = Some((1009, "Max payload size exceeded"));
+                                end_too_big(&shared, timing.max_length);
                                 break;
                             }
-                            // Hand over what fits now; the rest waits for room (the loop
-                            // head creates the queue on first use).
-                            while let Some(tx) = incoming.as_ref() {
-                                let Some(msg) = pending.pop_front() else { break };
-                                match tx.try_reserve() {
-                                    Ok(permit) => permit.send(msg),
-                                    Err(mpsc::error::TrySendError::Full(())) => {
-                                        pending.push_front(msg);
-                                        break;
-                                    }
-                                    Err(mpsc::error::TrySendError::Closed(())) => {
-                                        pending.clear();
-                                        break;
-                                    }
-                                }
-                            }
+                            received.extend(messages);
                         }
                         Err(_) => {
                             // sockjs-node closes a session that sends broken JSON.
